@@ -1,0 +1,140 @@
+"""Checkpoints: one ``.npz`` with the parameters, the optimiser state and a JSON metadata string.
+
+Arrays: ``W1..WL``, ``b1..bL`` (1-based like the math), ``opt.<key>`` for the
+optimiser state, and ``meta``, a JSON string holding the resolved config, the
+epoch, step, metrics and bpnet version. Files are written atomically and read
+with ``allow_pickle=False``; everything read is validated before it is used.
+"""
+
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .config import from_dict
+from .data import N_CLASSES, N_PIXELS
+from .errors import BpnetError, CheckpointError, ConfigError
+from .network import Network
+
+FORMAT = 1
+
+
+@dataclass
+class Checkpoint:
+    network: Network
+    config: object                      # bpnet.config.Config
+    meta: dict = field(default_factory=dict)
+    optimizer_state: dict = field(default_factory=dict)
+
+
+def atomic_write(path, write):
+    """Call ``write(file)`` on a temporary file beside ``path``, then move it into place.
+
+    A crash, a full disk or Ctrl-C never leaves a half-written ``path``: the old
+    file stays as it was and the temporary file is removed.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def save(path, network, config, meta=None, optimizer_state=None):
+    """Write a checkpoint to ``path`` atomically. ``meta`` is extra JSON-able metadata."""
+    meta = dict(meta or {})
+    meta.update(format=FORMAT, bpnet_version=__version__, config=config.to_dict(),
+                sizes=network.sizes)
+    arrays = dict(network.parameters())
+    for key, value in (optimizer_state or {}).items():
+        arrays[f"opt.{key}"] = value
+    arrays["meta"] = np.array(json.dumps(meta))
+    try:
+        atomic_write(path, lambda f: np.savez(f, **arrays))
+    except OSError as exc:
+        raise BpnetError(f"{path}: cannot save checkpoint ({exc.strerror or exc})") from None
+
+
+def _read_arrays(path):
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {name: npz[name] for name in npz.files}
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such checkpoint") from None
+    except IsADirectoryError:
+        raise CheckpointError(f"{path}: is a folder, not a checkpoint file") from None
+    except ValueError as exc:
+        if "pickle" in str(exc):
+            raise CheckpointError(f"{path}: holds a pickled object; refusing to load it") from None
+        raise CheckpointError(f"{path}: not a bpnet checkpoint ({exc})") from None
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise CheckpointError(f"{path}: not a readable .npz checkpoint ({exc})") from None
+
+
+def _read_meta(path, arrays):
+    if "meta" not in arrays or arrays["meta"].dtype.kind != "U" or arrays["meta"].shape != ():
+        raise CheckpointError(f"{path}: has no metadata; not a bpnet checkpoint")
+    try:
+        meta = json.loads(str(arrays["meta"]))
+    except json.JSONDecodeError:
+        raise CheckpointError(f"{path}: its metadata is not valid JSON") from None
+    if not isinstance(meta, dict) or "config" not in meta:
+        raise CheckpointError(f"{path}: its metadata has no config")
+    return meta
+
+
+def _check_parameters(path, arrays, sizes):
+    """Names W1..WL, b1..bL present, floating, finite, shapes chaining sizes[0] = 784 to sizes[L] = 10."""
+    L = len(sizes) - 1
+    for l in range(1, L + 1):
+        for name in (f"W{l}", f"b{l}"):
+            if name not in arrays:
+                raise CheckpointError(f"{path}: array {name} is missing")
+            if arrays[name].dtype not in (np.float32, np.float64):
+                raise CheckpointError(f"{path}: {name} has dtype {arrays[name].dtype}, expected float32 or float64")
+            if not np.isfinite(arrays[name]).all():
+                raise CheckpointError(f"{path}: {name} holds NaN or infinite values")
+        W, b = arrays[f"W{l}"], arrays[f"b{l}"]
+        if W.shape != (sizes[l], sizes[l - 1]) or b.shape != (sizes[l], 1):
+            raise CheckpointError(
+                f"{path}: W{l} {W.shape} and b{l} {b.shape} do not match the layer sizes "
+                f"{'-'.join(map(str, sizes))}; expected ({sizes[l]}, {sizes[l - 1]}) and ({sizes[l]}, 1)"
+            )
+    if arrays["W1"].dtype != arrays[f"W{L}"].dtype:
+        raise CheckpointError(f"{path}: the layers do not share one dtype")
+    if f"W{L + 1}" in arrays:
+        raise CheckpointError(f"{path}: has more layers than its config describes")
+
+
+def load(path):
+    """Read and validate a checkpoint; a :class:`Checkpoint`, or a :class:`CheckpointError`."""
+    arrays = _read_arrays(path)
+    meta = _read_meta(path, arrays)
+    try:
+        config = from_dict(meta["config"])
+    except ConfigError as exc:
+        raise CheckpointError(f"{path}: its config is invalid: {exc}") from None
+    m = config.model
+    sizes = [N_PIXELS, *m.hidden, N_CLASSES]
+    _check_parameters(path, arrays, sizes)
+    L = len(sizes) - 1
+    network = Network(sizes, m.activation, m.output, m.loss, dtype=arrays["W1"].dtype)
+    for l in range(1, L + 1):
+        network.W[l][...] = arrays[f"W{l}"]
+        network.b[l][...] = arrays[f"b{l}"]
+    state = {k[4:]: v for k, v in arrays.items() if k.startswith("opt.")}
+    return Checkpoint(network=network, config=config, meta=meta, optimizer_state=state)

@@ -1,0 +1,346 @@
+"""The ``bpnet`` command: a thin layer over the Python API.
+
+This is the only module that prints. Library code raises :class:`BpnetError`
+subclasses; :class:`Group.invoke` turns them into one line ``Error: …`` on
+stderr and the exit code the README documents (0 ok, 1 failure while working,
+2 bad usage or input, 130/143 interrupted after saving).
+"""
+
+import json
+import sys
+import traceback
+from pathlib import Path
+
+import click
+import numpy as np
+
+from . import __version__
+from .errors import BpnetError, Interrupted
+
+DEFAULT_CHECKPOINT = "runs/latest/best.npz"
+
+
+class Group(click.Group):
+    """Runs a command and maps bpnet's exceptions to a message and an exit code."""
+
+    def invoke(self, ctx):
+        debug = "--debug" in sys.argv[1:] or ctx.params.get("debug")
+        try:
+            return super().invoke(ctx)
+        except Interrupted as exc:
+            if debug:
+                traceback.print_exc()
+            click.echo(f"Interrupted: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except BpnetError as exc:
+            if debug:
+                traceback.print_exc()
+            click.echo(f"Error: {exc}", err=True)
+            for reason in getattr(exc, "reasons", []):
+                click.echo(f"  {reason}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Interrupted: nothing was being saved; stopped.", err=True)
+            ctx.exit(130)
+
+
+def _show_progress(quiet):
+    """tqdm bars only on a terminal, and never with --quiet."""
+    return not quiet and sys.stderr.isatty()
+
+
+def _tqdm_factory(enabled):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return lambda **kwargs: tqdm(leave=False, **kwargs)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.version_option(__version__, prog_name="bpnet")
+@click.option("--debug", is_flag=True, help="Show a traceback for handled errors too.")
+def cli(debug):
+    """bpnet: backpropagation from scratch with numpy, on MNIST.
+
+    \b
+    Example:
+      bpnet train --config mnist
+      bpnet eval runs/latest/best.npz
+      bpnet predict my-digit.png
+    """
+
+
+# ----------------------------------------------------------------------------- download
+
+@cli.command()
+@click.option("--dataset", type=click.Choice(["mnist", "fashion-mnist"]), default="mnist",
+              help="Which dataset to fetch.")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Folder for the files (default: $BPNET_DATA_DIR, else ./data).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def download(dataset, data_dir, quiet):
+    """Download and verify a dataset's four IDX files.
+
+    Files already present and valid are not fetched again. $BPNET_MIRROR, a base
+    URL, is tried before the built-in mirrors.
+
+    \b
+    Example:
+      bpnet download --dataset fashion-mnist --data-dir data/fashion
+    """
+    from .data import resolve_data_dir
+    from .download import download as fetch
+
+    folder = resolve_data_dir(data_dir)
+    paths = fetch(dataset, folder, progress=_tqdm_factory(_show_progress(quiet)))
+    click.echo(f"{dataset}: {len(paths)} files verified in {folder}")
+
+
+# ----------------------------------------------------------------------------- train
+
+def _epoch_line(record, epochs):
+    return (f"epoch {record.epoch:>{len(str(epochs))}}/{epochs}  "
+            f"train loss {record.train_loss:.4f} acc {record.train_accuracy:6.2%}  "
+            f"val loss {record.val_loss:.4f} acc {record.val_accuracy:6.2%}  "
+            f"{record.seconds:6.2f} s")
+
+
+class TrainReporter:
+    """The tqdm bar over batches and the one line per reported epoch."""
+
+    def __init__(self, epochs, show_bar):
+        self.epochs, self.show_bar, self.bar, self.bar_epoch = epochs, show_bar, None, None
+
+    def on_batch(self, epoch, batch, n_batches, loss):
+        if not self.show_bar:
+            return
+        if self.bar_epoch != epoch:
+            self.close()
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=n_batches, initial=batch - 1, desc=f"epoch {epoch}", leave=False,
+                            unit="batch", file=sys.stderr)
+            self.bar_epoch = epoch
+        self.bar.update(1)
+        if batch % 50 == 0:
+            self.bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+
+    def on_epoch(self, record):
+        self.close()
+        click.echo(_epoch_line(record, self.epochs))
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar, self.bar_epoch = None, None
+
+
+@cli.command()
+@click.option("--config", "config_path", default="mnist",
+              help="A YAML file, or the name of a shipped config (mnist, fast, seed-fullbatch, "
+                   "sigmoid-mse, fashion-mnist).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a config key, e.g. --set train.lr=0.1 --set model.hidden=[256,128]. Repeatable.")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Run folder (default: runs/<config name>-<timestamp>).")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Data folder (overrides $BPNET_DATA_DIR and the config's data.dir).")
+@click.option("--resume", type=click.Path(file_okay=False), default=None,
+              help="Continue the run in this folder from its last.npz.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars (they are off anyway when not on a terminal).")
+def train(config_path, overrides, out, data_dir, resume, quiet):
+    """Train a network by backpropagation and save checkpoints.
+
+    Writes RUN/config.yaml, RUN/metrics.jsonl, RUN/last.npz and RUN/best.npz
+    (best validation accuracy); runs/latest points to the newest run. Ctrl-C
+    saves RUN/last.npz and exits 130; --resume RUN continues from it.
+
+    \b
+    Examples:
+      bpnet train --config configs/mnist.yaml
+      bpnet train --config mnist --set train.epochs=5 --set model.hidden=[256,128]
+      bpnet train --resume runs/latest --set train.epochs=20
+    """
+    from . import config as config_module
+    from . import train as training
+    from .data import load as load_data
+
+    if resume:
+        ckpt, config = training.load_for_resume(resume, overrides)
+        run_dir = Path(resume).resolve() if Path(resume).is_symlink() else Path(resume)
+    else:
+        ckpt, config = None, config_module.load(config_path, overrides)
+        run_dir = Path(out) if out else training.new_run_dir(config_module.config_name(config_path))
+
+    show = _show_progress(quiet)
+    data = load_data(config.data.dataset, data_dir or config.data.dir, config.data.validation,
+                     config.train.seed, progress=_tqdm_factory(show))
+    network = training.build_network(config)
+    verb = "Resuming" if ckpt else "Training"
+    click.echo(f"{verb} {network.describe()} ({network.n_parameters():,} parameters) on {data.name}: "
+               f"{len(data.train)} train / {len(data.val)} val examples; run folder {run_dir}")
+    reporter = TrainReporter(config.train.epochs, show)
+    try:
+        result = training.train(config, data, run_dir, resume=ckpt,
+                                 on_batch=reporter.on_batch, on_epoch=reporter.on_epoch)
+    finally:
+        reporter.close()
+    click.echo(f"best epoch {result.best_epoch}: {result.best_path}")
+    click.echo(f"test accuracy {result.test['accuracy']:.2%} (loss {result.test['loss']:.4f})")
+
+
+# ----------------------------------------------------------------------------- eval
+
+def _format_report(report, split):
+    lines = [f"{split}: accuracy {report['accuracy']:.2%} "
+             f"({round(report['accuracy'] * report['n'])}/{report['n']}), loss {report['loss']:.4f}",
+             "",
+             "confusion matrix (rows: true digit, columns: predicted)",
+             "      " + "".join(f"{k:>6}" for k in range(10))]
+    for k, row in enumerate(report["confusion_matrix"]):
+        lines.append(f"{k:>6}" + "".join(f"{v:>6}" for v in row))
+    lines += ["", "digit  precision  recall  support"]
+    for row in report["per_class"]:
+        lines.append(f"{row['class']:>5}  {row['precision']:>9.2%}  {row['recall']:>6.2%}  {row['support']:>7}")
+    return "\n".join(lines)
+
+
+@cli.command(name="eval")
+@click.argument("checkpoint_path", metavar="CHECKPOINT", type=click.Path(dir_okay=False))
+@click.option("--split", type=click.Choice(["test", "val", "train"]), default="test",
+              help="Which split to measure (val is the one held out during training).")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Data folder (overrides $BPNET_DATA_DIR and the checkpoint's data.dir).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
+def evaluate(checkpoint_path, split, data_dir, as_json):
+    """Measure a checkpoint: loss, accuracy, confusion matrix, per-class precision and recall.
+
+    \b
+    Example:
+      bpnet eval runs/latest/best.npz --split test
+    """
+    from . import checkpoint
+    from .data import load as load_data
+    from .evaluate import report
+
+    ckpt = checkpoint.load(checkpoint_path)
+    c = ckpt.config
+    data = load_data(c.data.dataset, data_dir or c.data.dir, c.data.validation, c.train.seed,
+                     progress=_tqdm_factory(_show_progress(as_json)))
+    result = report(ckpt.network, getattr(data, split))
+    if as_json:
+        click.echo(json.dumps({"checkpoint": str(checkpoint_path), "dataset": data.name, "split": split,
+                               **result}))
+    else:
+        click.echo(f"{checkpoint_path}: {ckpt.network.describe()}, epoch {ckpt.meta.get('epoch', '?')}")
+        click.echo(_format_report(result, split))
+
+
+# ----------------------------------------------------------------------------- predict
+
+def _distribution(network, A0):
+    """Output activations as probabilities; a sigmoid head's outputs are normalised to sum to 1."""
+    P = network.predict_proba(A0)
+    if network.output != "softmax":
+        P = P / P.sum(axis=0, keepdims=True)
+    return P
+
+
+@cli.command()
+@click.argument("images", nargs=-1, required=True, type=click.Path())
+@click.option("--checkpoint", "checkpoint_path", default=DEFAULT_CHECKPOINT, type=click.Path(dir_okay=False),
+              help="The network to use.")
+@click.option("--top", "top_k", type=click.IntRange(1, 10), default=1, help="Show the K most likely digits.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per image per line.")
+def predict(images, checkpoint_path, top_k, as_json):
+    """Say which digit each IMAGE shows (PNG, JPEG, BMP, GIF, TIFF, WebP).
+
+    The image is brought to MNIST's convention first: grayscale, inverted if the
+    background is light, cropped to the ink, scaled into 20x20 and centred by
+    centre of mass in 28x28.
+
+    \b
+    Example:
+      bpnet predict my-seven.png --top 3
+    """
+    from . import checkpoint
+    from .data import scale_rows
+    from .errors import CheckpointError, ImageError
+    from .images import load_image
+
+    if not Path(checkpoint_path).exists():
+        hint = " (train one with `bpnet train` or pass --checkpoint)" if checkpoint_path == DEFAULT_CHECKPOINT else ""
+        raise CheckpointError(f"{checkpoint_path}: no such checkpoint{hint}")
+    network = checkpoint.load(checkpoint_path).network
+    failures = []
+    for path in images:
+        try:
+            pixels = load_image(path)
+        except ImageError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            failures.append(path)
+            continue
+        A0 = scale_rows(pixels.reshape(1, -1), dtype=network.dtype).T           # (784, 1)
+        p = _distribution(network, A0)[:, 0]
+        order = np.argsort(-p, kind="stable")[:top_k]
+        top = [{"digit": int(k), "probability": float(p[k])} for k in order]
+        if as_json:
+            click.echo(json.dumps({"file": path, "digit": top[0]["digit"],
+                                   "probability": top[0]["probability"], "top": top}))
+        else:
+            others = "".join(f"  {t['digit']} {t['probability']:.1%}" for t in top[1:])
+            click.echo(f"{path}: {top[0]['digit']} ({top[0]['probability']:.1%}){others}")
+    if failures:
+        raise ImageError(f"{len(failures)} of {len(images)} images could not be read")
+
+
+# ----------------------------------------------------------------------------- gradcheck
+
+@cli.command()
+@click.option("--config", "config_path", default="mnist", help="Config whose network to check.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config key.")
+@click.option("--entries", type=click.IntRange(1), default=20,
+              help="Entries checked per parameter array (chosen at random).")
+@click.option("--examples", type=click.IntRange(1), default=8, help="Random input columns in the batch.")
+@click.option("--tolerance", type=float, default=1e-6, help="Largest relative error that passes.")
+def gradcheck(config_path, overrides, entries, examples, tolerance):
+    """Check backpropagation against centred finite differences, in float64.
+
+    Builds the config's network (its activation, output and loss), draws a random
+    batch and compares each sampled gradient entry; exits 1 if any array's
+    relative error is above the tolerance.
+
+    \b
+    Example:
+      bpnet gradcheck --config sigmoid-mse --entries 50
+    """
+    from . import config as config_module
+    from .gradcheck import check
+    from .network import Network
+
+    config = config_module.load(config_path, overrides)
+    m = config.model
+    rng = np.random.default_rng(config.train.seed)
+    network = Network([784, *m.hidden, 10], m.activation, m.output, m.loss, dtype=np.float64)
+    network.initialise(m.init, rng)
+    A0 = rng.uniform(0, 1, size=(784, examples))
+    Y = np.eye(10)[:, rng.integers(0, 10, size=examples)]
+    click.echo(f"gradient check of {network.describe()} on {examples} random examples (float64):")
+    worst = 0.0
+    for name, error, n in check(network, A0, Y, entries=entries, rng=rng):
+        worst = max(worst, error)
+        click.echo(f"  {name:>4}  {n:>5} entries  relative error {error:.2e}")
+    ok = worst <= tolerance
+    click.echo(f"{'passed' if ok else 'FAILED'}: largest relative error {worst:.2e} "
+               f"({'<=' if ok else '>'} {tolerance:g})")
+    if not ok:
+        raise SystemExit(1)
+
+
+def main():
+    cli(prog_name="bpnet")
+
+
+if __name__ == "__main__":
+    main()

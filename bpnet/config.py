@@ -1,0 +1,224 @@
+"""The training configuration: typed dataclasses read from YAML, strictly validated.
+
+A config file has three sections, ``data``, ``model`` and ``train``; every key
+is optional and defaults as below. An unknown key, a wrong type or a value out
+of range is a :class:`ConfigError` naming the key path, e.g.
+``configs/x.yaml: train.lr must be > 0, got -1``.
+"""
+
+import dataclasses
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from .errors import ConfigError
+
+ACTIVATIONS = ("relu", "sigmoid", "tanh")
+HEADS = {("softmax", "cross_entropy"), ("sigmoid", "mse")}
+INITS = ("he", "xavier", "uniform")
+OPTIMIZERS = ("sgd", "momentum", "adam")
+SCHEDULES = ("constant", "cosine")
+DTYPES = ("float32", "float64")
+DATASET_NAMES = ("mnist", "fashion-mnist")
+
+
+@dataclass
+class DataConfig:
+    dataset: str = "mnist"
+    dir: "str | None" = None          # None: BPNET_DATA_DIR or ./data
+    validation: int = 5000            # examples held out of the 60,000 for validation
+
+
+@dataclass
+class ModelConfig:
+    hidden: list = field(default_factory=lambda: [128])   # widths of the hidden layers
+    activation: str = "relu"          # of the hidden layers
+    output: str = "softmax"           # softmax + cross_entropy, or sigmoid + mse
+    loss: str = "cross_entropy"
+    init: str = "he"
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    batch_size: "int | str" = 128     # an integer, or "full" for full-batch gradient descent
+    lr: float = 0.05
+    schedule: str = "constant"        # constant, or cosine: lr·½(1 + cos(π·step/steps)) down to 0
+    optimizer: str = "momentum"
+    momentum: float = 0.9
+    beta1: float = 0.9                # Adam
+    beta2: float = 0.999              # Adam
+    weight_decay: float = 0.0         # L2 penalty (λ/2)·Σ‖W‖² on the weights
+    seed: int = 0
+    dtype: str = "float32"
+    log_every: int = 1                # validate and report every k epochs (and at the last)
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    def to_yaml(self):
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+
+
+# ----------------------------------------------------------------------------- checks
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check(ok, path, message, value):
+    if not ok:
+        raise ConfigError(f"{path} {message}, got {value!r}")
+
+
+def _choice(path, value, choices):
+    _check(value in choices, path, f"must be one of {', '.join(choices)}", value)
+
+
+def _validate(config):
+    """Raise ConfigError for the first value out of type or range."""
+    d, m, t = config.data, config.model, config.train
+    _choice("data.dataset", d.dataset, DATASET_NAMES)
+    _check(d.dir is None or isinstance(d.dir, str), "data.dir", "must be a path or null", d.dir)
+    _check(_is_int(d.validation) and 0 <= d.validation < 60000,
+           "data.validation", "must be an integer in [0, 60000)", d.validation)
+    _check(isinstance(m.hidden, list) and all(_is_int(n) and n > 0 for n in m.hidden),
+           "model.hidden", "must be a list of positive integers", m.hidden)
+    _choice("model.activation", m.activation, ACTIVATIONS)
+    _choice("model.output", m.output, ("softmax", "sigmoid"))
+    _choice("model.loss", m.loss, ("cross_entropy", "mse"))
+    _check((m.output, m.loss) in HEADS, "model.loss",
+           f"{m.loss} does not go with model.output {m.output} "
+           "(use softmax + cross_entropy or sigmoid + mse)", m.loss)
+    _choice("model.init", m.init, INITS)
+    _check(_is_int(t.epochs) and t.epochs >= 1, "train.epochs", "must be an integer >= 1", t.epochs)
+    _check(t.batch_size == "full" or (_is_int(t.batch_size) and t.batch_size >= 1),
+           "train.batch_size", "must be an integer >= 1 or 'full'", t.batch_size)
+    _check(_is_number(t.lr) and t.lr > 0, "train.lr", "must be > 0", t.lr)
+    _choice("train.optimizer", t.optimizer, OPTIMIZERS)
+    _choice("train.schedule", t.schedule, SCHEDULES)
+    for name in ("momentum", "beta1", "beta2"):
+        value = getattr(t, name)
+        _check(_is_number(value) and 0 <= value < 1, f"train.{name}", "must be in [0, 1)", value)
+    _check(_is_number(t.weight_decay) and t.weight_decay >= 0,
+           "train.weight_decay", "must be >= 0", t.weight_decay)
+    _check(_is_int(t.seed) and t.seed >= 0, "train.seed", "must be an integer >= 0", t.seed)
+    _choice("train.dtype", t.dtype, DTYPES)
+    _check(_is_int(t.log_every) and t.log_every >= 1, "train.log_every", "must be an integer >= 1",
+           t.log_every)
+
+
+def from_dict(raw):
+    """Build and validate a :class:`Config` from nested dicts (unknown keys are errors)."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"the top level must be a mapping of sections, got {type(raw).__name__}")
+    sections = {}
+    for name, value in raw.items():
+        if name not in SECTIONS:
+            raise ConfigError(f"unknown section {name!r}; expected {', '.join(SECTIONS)}")
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            raise ConfigError(f"{name} must be a mapping, got {value!r}")
+        known = {f.name for f in dataclasses.fields(SECTIONS[name])}
+        for key in value:
+            if key not in known:
+                raise ConfigError(f"unknown key {name}.{key}; expected one of {', '.join(sorted(known))}")
+        sections[name] = SECTIONS[name](**value)
+    config = Config(**sections)
+    # YAML reads 1e-3 as a string: accept numbers written that way, nothing else.
+    for name in ("lr", "momentum", "beta1", "beta2", "weight_decay"):
+        value = getattr(config.train, name)
+        if isinstance(value, str):
+            try:
+                setattr(config.train, name, float(value))
+            except ValueError:
+                pass
+    _validate(config)
+    return config
+
+
+def apply_overrides(raw, overrides):
+    """Apply ``--set key.path=value`` strings to the nested dict ``raw`` (values parsed as YAML)."""
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        parts = key.strip().split(".")
+        if not sep or len(parts) != 2 or not all(parts):
+            raise ConfigError(f"--set {item!r}: expected section.key=value, e.g. train.lr=0.1")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise ConfigError(f"--set {item!r}: the value is not valid YAML") from None
+        section = raw.setdefault(parts[0], {})
+        if not isinstance(section, dict):
+            raise ConfigError(f"--set {item!r}: {parts[0]} is not a section")
+        section[parts[1]] = value
+    return raw
+
+
+def shipped_configs():
+    """Names of the configs installed with the package (usable as ``--config NAME``)."""
+    folder = resources.files("bpnet") / "configs"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def find_config(name_or_path):
+    """A config path as given, or a shipped config by name (``mnist`` -> bpnet/configs/mnist.yaml)."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    shipped = resources.files("bpnet") / "configs" / (path.stem + ".yaml")
+    if path.parent == Path(".") and shipped.is_file():
+        return Path(str(shipped))
+    raise ConfigError(
+        f"{name_or_path}: no such config file or shipped config "
+        f"(shipped: {', '.join(shipped_configs())})"
+    )
+
+
+def load(name_or_path=None, overrides=()):
+    """Read a YAML config (or the defaults if None), apply overrides, validate. A :class:`Config`."""
+    raw, source = {}, "defaults"
+    if name_or_path is not None:
+        path = find_config(name_or_path)
+        source = str(name_or_path)
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"{source}: cannot read ({exc.strerror})") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{source}: not a text file") from None
+        except yaml.YAMLError as exc:
+            where = getattr(exc, "problem_mark", None)
+            at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+            raise ConfigError(f"{source}: not valid YAML{at}") from None
+        if raw is not None and not isinstance(raw, dict):
+            raise ConfigError(f"{source}: the top level must be a mapping of sections")
+    raw = apply_overrides(raw or {}, overrides)
+    try:
+        return from_dict(raw)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+def config_name(name_or_path):
+    """A short name for run folders: the file's stem, or 'default'."""
+    return Path(name_or_path).stem if name_or_path else "default"

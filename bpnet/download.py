@@ -1,0 +1,240 @@
+"""Download the four gzipped IDX files of a dataset, trying each mirror in turn.
+
+A file only lands in the data folder once every byte is verified: it is streamed
+into a hidden ``.part`` file next to its destination, decompressed, checked for
+length and SHA-256, and only then renamed into place (an atomic ``os.replace``).
+Any failure, Ctrl-C included, deletes the ``.part`` file.
+
+Transient failures (connection errors, timeouts, HTTP 5xx and 429) are retried
+with exponential backoff; anything else (a 404, an HTML page, a bad checksum…)
+cannot get better by asking again, so the next mirror is tried at once. When
+every mirror fails, :class:`DownloadError` lists one reason per URL.
+
+The library never prints: pass ``progress=tqdm.tqdm`` to see progress bars.
+"""
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+import urllib3
+
+from . import data
+from .errors import DataError, DownloadError
+
+CHUNK_BYTES = 1 << 16
+
+
+class _Failed(Exception):
+    """This URL cannot give us the file; the message is the one-line reason."""
+
+
+class _Transient(_Failed):
+    """A failure that may go away if we ask the same URL again."""
+
+
+def mirror_urls(dataset):
+    """Base URLs to try, in order: ``$BPNET_MIRROR`` if set, then the dataset's mirrors."""
+    bases = list(dataset.mirrors)
+    override = os.environ.get("BPNET_MIRROR")
+    if override:
+        bases.insert(0, override if override.endswith("/") else override + "/")
+    return bases
+
+
+def download(dataset_name, data_dir, progress=None, session=None, *,
+             attempts=3, backoff=0.5, timeout=(10, 30), deadline=300.0):
+    """Make sure the four files of ``dataset_name`` are in ``data_dir``; their paths.
+
+    A file already there and valid (as ``<name>.gz`` or decompressed) is kept and
+    not requested; a missing or invalid one is downloaded as ``<name>.gz``.
+
+    ``progress`` is a tqdm-like factory (or None for silence). ``session`` is a
+    :class:`requests.Session` to reuse. Each URL gets ``attempts`` tries on
+    transient failures, waiting ``backoff`` * 2**i seconds between them;
+    ``timeout`` is requests' (connect, read) timeout and ``deadline`` caps the
+    seconds one download may take. Raises :class:`DownloadError`.
+    """
+    dataset = data.get_dataset(dataset_name)
+    data_dir = Path(data_dir)
+    _make_dir(data_dir)
+    options = dict(progress=progress, attempts=attempts, backoff=backoff,
+                   timeout=timeout, deadline=deadline)
+    own_session = session is None
+    session = requests.Session() if own_session else session
+    try:
+        return [_ensure(name, dataset, data_dir, session, options) for name in data.FILES]
+    finally:
+        if own_session:
+            session.close()
+
+
+def _make_dir(data_dir):
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = exc.strerror or exc
+        raise DownloadError(f"cannot create the data folder {data_dir}: {reason}") from None
+
+
+def _ensure(name, dataset, data_dir, session, options):
+    """The path of a valid copy of ``name``, downloading it if needed."""
+    local = _valid_local(data_dir, name, dataset)
+    if local is not None:
+        return local
+    # An invalid local .gz is replaced only once a good copy is verified; an invalid
+    # decompressed file is left alone but shadowed (find_file prefers the .gz).
+    target = data_dir / (name + ".gz")
+    reasons = []
+    for base in mirror_urls(dataset):
+        url = base + name + ".gz"
+        try:
+            _with_retries(lambda: _fetch(url, target, name, dataset, session, options), options)
+            return target
+        except _Failed as exc:
+            reasons.append(f"{url}: {exc}")
+    raise DownloadError(f"could not download {name}.gz from any mirror:", reasons)
+
+
+def _valid_local(data_dir, name, dataset):
+    """The local copy of ``name`` the loader would read, if it is valid; else None."""
+    local = data.find_file(data_dir, name)
+    if local is None:
+        return None
+    try:
+        data.read_verified(local, name, dataset)
+    except DataError:
+        return None
+    return local
+
+
+def _with_retries(fetch, options):
+    """Call ``fetch`` until it succeeds, retrying transient failures with backoff."""
+    attempts = max(1, options["attempts"])
+    for attempt in range(attempts):
+        try:
+            return fetch()
+        except _Transient as exc:
+            if attempt + 1 == attempts:
+                tries = f" ({attempts} attempts)" if attempts > 1 else ""
+                raise _Failed(f"{exc}{tries}") from None
+            time.sleep(options["backoff"] * 2 ** attempt)
+
+
+def _fetch(url, target, name, dataset, session, options):
+    """One attempt: stream ``url`` into a temporary file, verify it, move it to ``target``."""
+    try:
+        fd, part = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    except OSError as exc:
+        raise DownloadError(f"cannot write to {target.parent}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "wb") as out:
+            _stream(url, out, name, session, options)
+        _verify(Path(part).read_bytes(), name, dataset)
+        os.replace(part, target)
+    except OSError as exc:  # the network's errors are _Failed by now: this one is local
+        _remove(part)
+        raise DownloadError(f"cannot write {target}: {exc.strerror or exc}") from None
+    except BaseException:  # including KeyboardInterrupt: never leave a partial file
+        _remove(part)
+        raise
+
+
+def _remove(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _stream(url, out, name, session, options):
+    """GET ``url`` and write its body, exactly as served, to the open file ``out``."""
+    # identity: a server must not compress the .gz again; decode_content=False below
+    # stops urllib3 from transparently gunzipping a body sent with Content-Encoding: gzip.
+    headers = {"Accept-Encoding": "identity"}
+    try:
+        response = session.get(url, stream=True, timeout=options["timeout"], headers=headers)
+    except requests.RequestException as exc:
+        raise _describe(exc) from None
+    with response:
+        _check_response(response)
+        length = response.headers.get("Content-Length", "")
+        total = int(length) if length.isdigit() else None  # unknown: the bar just counts
+        bar = _open_bar(options["progress"], total, name)
+        try:
+            stop = time.monotonic() + options["deadline"]
+            for chunk in _chunks(response):
+                out.write(chunk)
+                if bar is not None:
+                    bar.update(len(chunk))
+                if time.monotonic() > stop:
+                    raise _Failed(f"took longer than {options['deadline']:g} s")
+        finally:
+            if bar is not None:
+                bar.close()
+
+
+def _open_bar(progress, total, name):
+    """A progress bar from the tqdm-like factory ``progress``, or None."""
+    if progress is None:
+        return None
+    return progress(total=total, unit="B", unit_scale=True, desc=name)
+
+
+def _check_response(response):
+    """Reject an error status or an HTML page before reading the body."""
+    status = response.status_code
+    if status >= 400:
+        reason = f"HTTP {status} {response.reason or ''}".strip()
+        raise (_Transient if status >= 500 or status == 429 else _Failed)(reason)
+    if response.headers.get("Content-Type", "").lower().startswith("text/html"):
+        raise _Failed("got an HTML page, not data")
+
+
+def _chunks(response):
+    """The raw body in chunks; a network failure mid-body becomes a :class:`_Transient`."""
+    try:
+        while True:
+            chunk = response.raw.read(CHUNK_BYTES, decode_content=False)
+            if not chunk:
+                return
+            yield chunk
+    except urllib3.exceptions.ReadTimeoutError:
+        raise _Transient("timed out") from None
+    except (urllib3.exceptions.HTTPError, OSError):
+        raise _Transient("connection broken during the download") from None
+
+
+def _describe(exc):
+    """A short reason for a failed request; transient unless retrying cannot help."""
+    if isinstance(exc, requests.Timeout):
+        return _Transient("timed out")
+    if isinstance(exc, requests.exceptions.SSLError):
+        return _Failed("SSL error (certificate or TLS problem)")
+    if isinstance(exc, requests.ConnectionError):
+        text = str(exc).lower()
+        if "refused" in text:
+            return _Transient("connection refused")
+        if any(s in text for s in ("name or service not known", "nodename nor servname", "getaddrinfo")):
+            return _Transient("host not found")
+        return _Transient("connection failed")
+    return _Failed(f"bad request ({type(exc).__name__})")  # e.g. a malformed $BPNET_MIRROR
+
+
+def _verify(blob, name, dataset):
+    """Check downloaded gzip bytes: data not HTML, a complete gzip, the right size and SHA-256."""
+    if blob[:64].lstrip()[:1] == b"<":
+        raise _Failed("got an HTML page, not data")
+    try:
+        raw = data.gunzip(blob, name)
+    except DataError:
+        raise _Failed("not a complete gzip file") from None
+    expected = data.EXPECTED_BYTES[name]
+    if len(raw) != expected:
+        raise _Failed(f"expected {expected} bytes, got {len(raw)}")
+    try:
+        data.check_sha256(raw, name, dataset, name)
+    except DataError:
+        raise _Failed("SHA-256 mismatch") from None

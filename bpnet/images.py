@@ -1,0 +1,238 @@
+"""Image files to MNIST digits: what people draw or photograph, made to look like the seeds.
+
+MNIST digits are white ink on black, 28x28 uint8, the ink fitted into a 20x20 box
+(aspect ratio kept, antialiased) and placed so its centre of mass is at the centre
+of the field (LeCun et al.). :func:`to_mnist` brings any PIL image to that
+convention; :func:`load_image` reads a file and reports failures as one-line
+:class:`~bpnet.errors.ImageError`; :func:`load_images` builds the column matrix
+A⁰ (784, N) with :func:`bpnet.data.scale_rows`, the very scaling training and eval
+use, so a PNG saved from an MNIST image gives bit-identical input.
+"""
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from . import data
+from .errors import ImageError
+
+SIDE = 28  # MNIST field, pixels
+BOX = 20  # the ink is scaled to fit BOX x BOX
+CENTRE = 14.0  # where the centre of mass lands (row, column); MNIST's mean is 14.0
+MIN_INK = 32  # an image whose ink rises less than this above the background is blank
+NOISE_FLOOR = 16  # pixels at most this far above the background never count as ink...
+INK_FRACTION = 0.25  # ...nor do those below this fraction of the strongest ink:
+# a blurred edge is cut near where a solid stroke would end, as LeCun boxed binary NIST digits
+ALPHA_MODES = ("LA", "PA", "RGBA", "La", "RGBa")
+BLANK = "the image is blank; no digit found"
+LANCZOS = getattr(Image, "Resampling", Image).LANCZOS  # Image.Resampling is Pillow >= 9.1
+
+
+# ----------------------------------------------------------------------------- public API
+
+def to_mnist(image):
+    """Bring a PIL image of a digit to the MNIST convention: a (28, 28) uint8 array.
+
+    Grayscale, alpha flattened onto the background, inverted when the background
+    is light, cropped to the ink, scaled to fit 20x20 and centred by mass in 28x28.
+    An image that already is MNIST-like (28x28, 8-bit gray, dark background) is
+    returned pixel for pixel. A blank image raises :class:`ImageError`.
+    """
+    exact = _exact_gray(image)
+    if exact is not None and exact.shape == (SIDE, SIDE) and not _is_light(exact):
+        # Already in MNIST form (e.g. saved from the dataset): any resampling would
+        # change the pixels and so the prediction that eval gives for it.
+        if _ink(exact.astype(np.float32)).max() < MIN_INK:
+            raise ImageError(BLANK)
+        return exact
+    gray, alpha = _gray_alpha(image)
+    if alpha is not None:
+        gray = _flatten(gray, alpha)
+    if _is_light(gray):
+        gray = 255.0 - gray
+    ink = _ink(gray)
+    peak = float(ink.max())
+    if peak < MIN_INK:
+        raise ImageError(BLANK)
+    # Stretch so the strongest ink is 255, as in nearly every MNIST digit: first
+    # the source, so a grey pen on grey paper looks like black on white; then the
+    # resized patch, so strokes that downscaling thinned to grey come out full.
+    ink = _crop(ink, max(NOISE_FLOOR, INK_FRACTION * peak)) * np.float32(255.0 / peak)
+    patch = _fit(ink)
+    if patch.max() <= 0:  # only a pathological speck could vanish in resampling
+        raise ImageError(BLANK)
+    return _centre(patch * np.float32(255.0 / patch.max()))
+
+
+def load_image(path):
+    """Read an image file (first frame, EXIF orientation applied) as a (28, 28) uint8 MNIST digit.
+
+    Every failure is an :class:`ImageError` whose one-line message starts with the path.
+    """
+    path = Path(path)
+    try:
+        image = _open(path)
+        return to_mnist(image)
+    except ImageError as exc:
+        raise ImageError(f"{path}: {_one_line(exc)}") from None
+
+
+def load_images(paths, dtype=np.float32):
+    """The column matrix A⁰ of image files: shape (784, N), values in [0, 1] of ``dtype``.
+
+    Column n is the row-major flattening of ``load_image(paths[n])``, scaled by
+    :func:`bpnet.data.scale_rows` exactly as the dataset's images are.
+    """
+    paths = list(paths)
+    rows = np.empty((len(paths), data.N_PIXELS), dtype=np.uint8)
+    for n, path in enumerate(paths):
+        rows[n] = load_image(path).reshape(data.N_PIXELS)
+    return data.columns(rows, dtype)
+
+
+# ----------------------------------------------------------------------------- reading files
+
+def _open(path):
+    """Open, fully decode and orient the first frame of ``path``; ImageError (no path) otherwise."""
+    if not path.exists():
+        raise ImageError("no such file")
+    if path.is_dir():
+        raise ImageError("is a directory, not an image file")
+    try:
+        # Image.open refuses more than 2 * Image.MAX_IMAGE_PIXELS and only warns
+        # above MAX_IMAGE_PIXELS; here the warning is an error too: nobody draws a
+        # digit on that many pixels, and decoding them could exhaust memory.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image.seek(0)
+                image.load()  # decode now, so truncated or corrupt data fails inside this try
+                return ImageOps.exif_transpose(image)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(f"the image is too large ({_one_line(exc)})") from None
+    except UnidentifiedImageError:
+        raise ImageError("not an image file (or a format Pillow cannot read)") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else _one_line(exc)
+        raise ImageError(f"cannot read the image ({reason})") from None
+
+
+def _one_line(exc):
+    """The message of ``exc`` with whitespace (newlines included) collapsed to single spaces."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+# ----------------------------------------------------------------------------- gray levels
+
+def _exact_gray(image):
+    """The image as (H, W) uint8 if it is exactly 8-bit gray and opaque, else None.
+
+    Mode L (or 1), or an RGB/RGBA/LA/P image whose channels are all equal and
+    fully opaque: a digit saved through a tool that writes colour still counts.
+    """
+    if image.mode in ("L", "1"):
+        return np.asarray(image.convert("L"))
+    if image.mode not in ("LA", "P", "RGB", "RGBA"):
+        return None
+    rgba = np.asarray(image.convert("RGBA"))
+    red = rgba[..., 0]
+    opaque = (rgba[..., 3] == 255).all()
+    if opaque and (rgba[..., 1] == red).all() and (rgba[..., 2] == red).all():
+        return np.ascontiguousarray(red)
+    return None
+
+
+def _gray_alpha(image):
+    """(gray, alpha) as float32 (H, W): gray in [0, 255], alpha in [0, 1] or None if opaque."""
+    if image.mode.startswith("I") or image.mode == "F":
+        return _wide_gray(image), None
+    try:
+        if image.mode in ALPHA_MODES or "transparency" in image.info:
+            rgba = image.convert("RGBA")
+            alpha = np.asarray(rgba.getchannel("A"), dtype=np.float32) / np.float32(255)
+            return np.asarray(rgba.convert("L"), dtype=np.float32), alpha
+        return np.asarray(image.convert("L"), dtype=np.float32), None
+    except ValueError:  # a mode Pillow cannot convert (e.g. La)
+        raise ImageError(f"unsupported image mode {image.mode}") from None
+
+
+def _wide_gray(image):
+    """Integer (16/32-bit) or float images to gray in [0, 255], float32 (H, W)."""
+    values = np.asarray(image, dtype=np.float64)
+    peak = values.max(initial=0.0)
+    if image.mode.startswith("I;16") or (image.mode == "I" and peak > 255):
+        values = values / 257.0  # 16-bit range: 65535 -> 255
+    elif image.mode == "F" and peak <= 1.0:
+        values = values * 255.0  # floats in [0, 1]
+    return np.clip(values, 0, 255).astype(np.float32)
+
+
+def _flatten(gray, alpha):
+    """Composite ``gray`` over a background colour according to ``alpha``; float32 (H, W).
+
+    Transparent pixels become background. If most of the image is opaque, the
+    opaque part holds the paper and the background is its median; otherwise the
+    opaque part is ink on a transparent canvas, and the background is white for
+    dark ink, black for light ink, so the ink shows whatever its colour.
+    """
+    opaque = alpha > 0.5
+    if opaque.mean() >= 0.5:
+        background = float(np.median(gray[opaque]))
+    elif alpha.sum() > 0:
+        background = 255.0 if np.average(gray, weights=alpha) < 128 else 0.0
+    else:
+        background = 255.0  # fully transparent: blank either way
+    return gray * alpha + np.float32(background) * (1 - alpha)
+
+
+def _border(gray):
+    """The outermost ring of pixels, as a flat array."""
+    return np.concatenate([gray[0], gray[-1], gray[1:-1, 0], gray[1:-1, -1]])
+
+
+def _is_light(gray):
+    """Whether the background (median of the outermost ring) is light."""
+    return float(np.median(_border(gray))) >= 128
+
+
+def _ink(gray):
+    """Ink intensity: how far each pixel is above the background level, float32 (H, W)."""
+    background = np.float32(np.median(_border(gray)))
+    return np.maximum(gray - background, 0, dtype=np.float32)
+
+
+# ----------------------------------------------------------------------------- geometry
+
+def _crop(ink, threshold):
+    """``ink`` cut to the bounding box of the pixels above ``threshold``."""
+    rows = np.flatnonzero((ink > threshold).any(axis=1))
+    cols = np.flatnonzero((ink > threshold).any(axis=0))
+    return ink[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]
+
+
+def _fit(ink):
+    """Resize (Lanczos, antialiased) so the longer side is 20, keeping the aspect ratio."""
+    height, width = ink.shape
+    scale = BOX / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    # Mode F keeps full precision through resampling; rounding happens once, at the end.
+    resized = Image.fromarray(np.ascontiguousarray(ink, dtype=np.float32))
+    resized = resized.resize(size, LANCZOS)
+    return np.clip(np.asarray(resized), 0, 255)  # Lanczos rings below 0 and above 255
+
+
+def _centre(patch):
+    """Paste ``patch`` into a 28x28 uint8 field with its centre of mass nearest (14, 14)."""
+    height, width = patch.shape
+    mass = patch.sum()
+    com_row = (patch.sum(axis=1) @ np.arange(height)) / mass
+    com_col = (patch.sum(axis=0) @ np.arange(width)) / mass
+    # Whole-pixel shifts, as LeCun's, so no resampling blurs the ink; clipped so
+    # a lopsided digit keeps all its ink rather than being exactly centred.
+    top = int(np.clip(np.floor(CENTRE - com_row + 0.5), 0, SIDE - height))
+    left = int(np.clip(np.floor(CENTRE - com_col + 0.5), 0, SIDE - width))
+    field = np.zeros((SIDE, SIDE), dtype=np.uint8)
+    field[top: top + height, left: left + width] = np.rint(patch).astype(np.uint8)
+    return field

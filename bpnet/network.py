@@ -1,0 +1,271 @@
+"""The multilayer perceptron of the seeds: forward pass and backpropagation.
+
+Notation (seed 001, seed 004): layer l = 1..L has weights W^l of shape
+(n_l, n_{l-1}) and biases b^l of shape (n_l, 1); a batch is a column matrix
+A⁰ of shape (n_0, N), one example per column, with one-hot targets Y (n_L, N).
+
+    Z^l = W^l A^{l-1} + b^l            A^l = σ(Z^l)             (forward)
+    Δᴸ  = ∂C/∂Zᴸ  (from the output head, e.g. Aᴸ − Y)           (BP1)
+    Δ^l = (W^{l+1})ᵀ Δ^{l+1} ⊙ σ'(Z^l)                          (BP2)
+    ∂C/∂W^l = (1/N) Δ^l (A^{l-1})ᵀ      ∂C/∂b^l = (1/N) Σ_n Δ^l  (BP3, BP4)
+
+Python lists are indexed like the superscripts: ``W[l]``, ``b[l]``, ``Z[l]``,
+``A[l]`` for l = 1..L, ``A[0]`` is the input and ``W[0]``, ``Z[0]`` are None.
+This module imports nothing from training.
+"""
+
+import numpy as np
+
+# ----------------------------------------------------------------------------- activations
+# Each activation gives σ(Z) and σ'(Z). σ' is also handed A = σ(Z), because for the
+# sigmoid and tanh the derivative is cheapest written in terms of the output.
+
+
+class ReLU:
+    name = "relu"
+
+    @staticmethod
+    def forward(Z, out=None):
+        """ReLU(Z) = max(Z, 0)."""
+        return np.maximum(Z, 0, out=out)
+
+    @staticmethod
+    def prime(Z, A):
+        """ReLU'(Z) = 1 where Z > 0, else 0 (a boolean mask; multiplying by it is exact)."""
+        return Z > 0
+
+
+class Sigmoid:
+    name = "sigmoid"
+
+    @staticmethod
+    def forward(Z, out=None):
+        """σ(Z) = 1 / (1 + e^{−Z}); e^{−Z} overflowing to inf gives the right limit, 0."""
+        with np.errstate(over="ignore"):
+            out = np.exp(np.negative(Z, out=out), out=out)
+        out += 1
+        return np.reciprocal(out, out=out)
+
+    @staticmethod
+    def prime(Z, A):
+        """σ'(Z) = σ(Z)(1 − σ(Z)) = A(1 − A)."""
+        return A * (1 - A)
+
+
+class Tanh:
+    name = "tanh"
+
+    @staticmethod
+    def forward(Z, out=None):
+        return np.tanh(Z, out=out)
+
+    @staticmethod
+    def prime(Z, A):
+        """tanh'(Z) = 1 − tanh²(Z) = 1 − A²."""
+        return 1 - A * A
+
+
+ACTIVATIONS = {cls.name: cls for cls in (ReLU, Sigmoid, Tanh)}
+
+
+# ----------------------------------------------------------------------------- output heads
+# A head is the output activation together with its cost: it gives Aᴸ, the cost C
+# (the mean over the N columns) and the output error Δᴸ = ∂C/∂Zᴸ for one example.
+
+
+def softmax(Z, out=None):
+    """Column-wise softmax, (n_L, N): e^{Z_ij} / Σ_i e^{Z_ij}, stable by subtracting each column's max."""
+    out = np.subtract(Z, Z.max(axis=0), out=out)
+    np.exp(out, out=out)
+    out /= out.sum(axis=0)
+    return out
+
+
+class SoftmaxCrossEntropy:
+    name = ("softmax", "cross_entropy")
+
+    @staticmethod
+    def forward(Z, out=None):
+        return softmax(Z, out=out)
+
+    @staticmethod
+    def cost(Z, A, Y):
+        """C = −(1/N) Σ_n Σ_i Y_in log A_in, computed as log-sum-exp so it never takes log 0."""
+        shifted = Z - Z.max(axis=0)
+        log_A = shifted - np.log(np.exp(shifted).sum(axis=0))
+        return float(-(Y * log_A).sum() / Y.shape[1])
+
+    @staticmethod
+    def delta(Z, A, Y, out=None):
+        """Δᴸ = Aᴸ − Y: the softmax Jacobian and the derivative of −log cancel (seed 001, appendix)."""
+        return np.subtract(A, Y, out=out)
+
+
+class SigmoidMSE:
+    name = ("sigmoid", "mse")
+
+    @staticmethod
+    def forward(Z, out=None):
+        return Sigmoid.forward(Z, out=out)
+
+    @staticmethod
+    def cost(Z, A, Y):
+        """The quadratic cost of seeds 000 and 003: C = (1/2N) Σ_n ‖y(x) − aᴸ(x)‖²."""
+        return float(0.5 * np.square(A - Y).sum() / Y.shape[1])
+
+    @staticmethod
+    def delta(Z, A, Y, out=None):
+        """Δᴸ = ∇_a C ⊙ σ'(Zᴸ) = (Aᴸ − Y) ⊙ Aᴸ(1 − Aᴸ)   (BP1)."""
+        out = np.subtract(A, Y, out=out)
+        out *= Sigmoid.prime(Z, A)
+        return out
+
+
+HEADS = {cls.name: cls for cls in (SoftmaxCrossEntropy, SigmoidMSE)}
+
+
+# ----------------------------------------------------------------------------- buffers
+
+class Workspace:
+    """Arrays reused from one training step to the next, so a step allocates nothing.
+
+    Without a workspace every call allocates fresh arrays, which is what a notebook
+    wants; the training loop passes one because allocation and page faults cost
+    as much as the small matrix products themselves.
+    """
+
+    def __init__(self):
+        self.arrays = {}
+
+    def get(self, name, l, shape, dtype):
+        key = (name, l, shape)
+        if key not in self.arrays:
+            self.arrays[key] = np.empty(shape, dtype=dtype)
+        return self.arrays[key]
+
+
+def _empty(workspace, name, l, shape, dtype):
+    if workspace is None:
+        return np.empty(shape, dtype=dtype)
+    return workspace.get(name, l, shape, dtype)
+
+
+# ----------------------------------------------------------------------------- network
+
+class Network:
+    """A fully connected network with layer sizes ``sizes`` = [n_0, n_1, ..., n_L].
+
+    ``W[l]`` (n_l, n_{l-1}) and ``b[l]`` (n_l, 1) for l = 1..L. Hidden layers use
+    ``activation``; the last layer uses the head (``output``, ``loss``).
+    """
+
+    def __init__(self, sizes, activation="relu", output="softmax", loss="cross_entropy",
+                 dtype=np.float32):
+        self.sizes = [int(n) for n in sizes]
+        self.activation_name, self.output, self.loss = activation, output, loss
+        self.activation = ACTIVATIONS[activation]
+        self.head = HEADS[(output, loss)]
+        self.dtype = np.dtype(dtype)
+        self.W = [None] + [np.zeros((n, m), self.dtype) for m, n in zip(self.sizes, self.sizes[1:])]
+        self.b = [None] + [np.zeros((n, 1), self.dtype) for n in self.sizes[1:]]
+
+    @property
+    def L(self):
+        """The number of layers with weights."""
+        return len(self.sizes) - 1
+
+    def parameters(self):
+        """(name, array) pairs in checkpoint order: W1, b1, ..., WL, bL."""
+        pairs = []
+        for l in range(1, self.L + 1):
+            pairs += [(f"W{l}", self.W[l]), (f"b{l}", self.b[l])]
+        return pairs
+
+    def n_parameters(self):
+        return sum(array.size for _, array in self.parameters())
+
+    def initialise(self, scheme, rng):
+        """Draw W^l from ``scheme`` with a numpy Generator; biases start at 0.
+
+        he:      W ~ N(0, 2 / n_{l-1})                  (He et al. 2015, for ReLU)
+        xavier:  W ~ N(0, 2 / (n_{l-1} + n_l))          (Glorot & Bengio 2010)
+        uniform: W, b ~ U(−0.5, 0.5)                    (the classic from-scratch recipe of seed 001)
+        Draws are made in float64 and then cast, so both dtypes start from the same values.
+        """
+        for l in range(1, self.L + 1):
+            n_out, n_in = self.W[l].shape
+            if scheme == "he":
+                W = rng.normal(0.0, np.sqrt(2.0 / n_in), size=(n_out, n_in))
+            elif scheme == "xavier":
+                W = rng.normal(0.0, np.sqrt(2.0 / (n_in + n_out)), size=(n_out, n_in))
+            elif scheme == "uniform":
+                W = rng.uniform(-0.5, 0.5, size=(n_out, n_in))
+                self.b[l][...] = rng.uniform(-0.5, 0.5, size=(n_out, 1))
+            else:
+                raise ValueError(f"unknown init scheme {scheme!r}")
+            self.W[l][...] = W
+        return self
+
+    def forward(self, A0, workspace=None):
+        """The forward pass: Z^l = W^l A^{l-1} + b^l, A^l = σ(Z^l) for l = 1..L.
+
+        A0: (n_0, N). Returns the lists Z and A (Z[0] is None, A[0] is A0, A[L] the output).
+        """
+        Z, A = [None], [A0]
+        N = A0.shape[1]
+        for l in range(1, self.L + 1):
+            shape = (self.sizes[l], N)
+            Zl = np.matmul(self.W[l], A[l - 1], out=_empty(workspace, "Z", l, shape, self.dtype))  # (n_l, N)
+            Zl += self.b[l]                                   # b^l (n_l, 1) added to every column
+            sigma = self.head.forward if l == self.L else self.activation.forward
+            Z.append(Zl)
+            A.append(sigma(Zl, out=_empty(workspace, "A", l, shape, self.dtype)))       # (n_l, N)
+        return Z, A
+
+    def backward(self, Z, A, Y, workspace=None):
+        """Backpropagation: the gradients of the mean cost C over the N columns.
+
+        Δᴸ from the head (BP1), then Δ^l = (W^{l+1})ᵀ Δ^{l+1} ⊙ σ'(Z^l) (BP2),
+        ∂C/∂W^l = (1/N) Δ^l (A^{l-1})ᵀ (BP4) and ∂C/∂b^l = (1/N) Σ_n Δ^l (BP3).
+        Returns lists dW, db indexed like W, b (dW[0] is None), shapes equal to the parameters'.
+
+        The 1/N of the mean is applied once, to Δᴸ: by linearity every Δ^l below and
+        every gradient then carries it, and no extra pass over the gradients is needed.
+        """
+        L, N = self.L, Y.shape[1]
+        dW, db = [None] * (L + 1), [None] * (L + 1)
+        delta = self.head.delta(Z[L], A[L], Y, out=_empty(workspace, "delta", L, Y.shape, self.dtype))
+        delta *= self.dtype.type(1.0 / N)                                      # (n_L, N) = Δᴸ / N
+        for l in range(L, 0, -1):
+            dW[l] = np.matmul(delta, A[l - 1].T,
+                              out=_empty(workspace, "dW", l, self.W[l].shape, self.dtype))  # (n_l, n_{l-1})
+            db[l] = np.sum(delta, axis=1, keepdims=True,
+                           out=_empty(workspace, "db", l, self.b[l].shape, self.dtype))     # (n_l, 1)
+            if l > 1:
+                shape = (self.sizes[l - 1], N)
+                delta = np.matmul(self.W[l].T, delta,
+                                  out=_empty(workspace, "delta", l - 1, shape, self.dtype))  # (n_{l-1}, N)
+                delta *= self.activation.prime(Z[l - 1], A[l - 1])                           # ⊙ σ'(Z^{l-1})
+        return dW, db
+
+    def cost(self, Z, A, Y):
+        """The head's cost C for the batch (a Python float)."""
+        return self.head.cost(Z[self.L], A[self.L], Y)
+
+    def gradients(self, A0, Y):
+        """Convenience: forward and backward for one batch; (cost, dW, db)."""
+        Z, A = self.forward(A0)
+        dW, db = self.backward(Z, A, Y)
+        return self.cost(Z, A, Y), dW, db
+
+    def predict_proba(self, A0):
+        """The output activations Aᴸ, (n_L, N)."""
+        return self.forward(A0)[1][-1]
+
+    def predict(self, A0):
+        """The predicted class of each column, (N,)."""
+        return np.argmax(self.predict_proba(A0), axis=0)
+
+    def describe(self):
+        """A short human description, e.g. '784-256-10 relu, softmax + cross_entropy'."""
+        return f"{'-'.join(map(str, self.sizes))} {self.activation_name}, {self.output} + {self.loss}"

@@ -1,0 +1,19 @@
+"""Fixtures shared by the test modules."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from bpnet import data
+
+# The real gzipped MNIST files, read-only: tests copy from here, never write here.
+REAL_MNIST = Path(os.environ.get("BPNET_TEST_MNIST", "/work/shared/data/mnist"))
+
+
+@pytest.fixture(scope="session")
+def mnist_gz_dir():
+    """The folder holding the four real MNIST ``.gz`` files (the test is skipped without them)."""
+    if not all((REAL_MNIST / (name + ".gz")).is_file() for name in data.FILES):
+        pytest.skip(f"real MNIST files not found in {REAL_MNIST} (set BPNET_TEST_MNIST)")
+    return REAL_MNIST

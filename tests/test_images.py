@@ -1,0 +1,286 @@
+"""bpnet.images: files people make become MNIST-like digits; MNIST's own images pass untouched."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageOps
+
+from bpnet import data
+from bpnet.errors import ImageError
+from bpnet.images import load_image, load_images, to_mnist
+
+MNIST_DIR = Path("/work/shared/data/mnist")
+INDICES = range(0, 10000, 200)  # 50 test digits, every class represented
+
+
+@pytest.fixture(scope="module")
+def mnist_test():
+    """The MNIST test split (images (10000, 784) uint8, labels)."""
+    if not (MNIST_DIR / (data.TEST_IMAGES + ".gz")).is_file():
+        pytest.skip(f"MNIST not found in {MNIST_DIR}")
+    return data.load("mnist", MNIST_DIR, download=False).test
+
+
+def seven(size=(200, 300), ink=0, paper=255, mode="L"):
+    """A thick, off-centre '7' drawn without antialiasing: ink on paper, ``size`` = (width, height)."""
+    image = Image.new(mode, size, paper)
+    draw = ImageDraw.Draw(image)
+    draw.line([(30, 50), (140, 50), (70, 260)], fill=ink, width=18)
+    return image
+
+
+def centre_of_mass(digit):
+    """(row, column) centre of mass of a 2-D array."""
+    digit = digit.astype(np.float64)
+    mass = digit.sum()
+    return (digit.sum(1) @ np.arange(digit.shape[0]) / mass,
+            digit.sum(0) @ np.arange(digit.shape[1]) / mass)
+
+
+def ink_bbox(digit):
+    """(height, width) of the bounding box of the nonzero pixels."""
+    rows = np.flatnonzero(digit.any(1))
+    cols = np.flatnonzero(digit.any(0))
+    return rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
+
+
+def assert_one_line_error(excinfo, path):
+    message = str(excinfo.value)
+    assert message.startswith(f"{path}: ")
+    assert "\n" not in message
+
+
+# ----------------------------------------------------------------------------- MNIST's own images
+
+def test_mnist_png_round_trips_bit_for_bit(mnist_test, tmp_path):
+    rows = mnist_test.images[list(INDICES)]
+    paths = []
+    for n, row in enumerate(rows):
+        paths.append(tmp_path / f"digit{n}.png")
+        Image.fromarray(row.reshape(28, 28)).save(paths[-1])
+        assert np.array_equal(load_image(paths[-1]).reshape(784), row)
+    A0 = load_images(paths)
+    assert np.array_equal(A0, data.scale_rows(rows).T)  # the very floats eval feeds the net
+
+
+def test_every_mnist_test_image_passes_unchanged(mnist_test):
+    for row in mnist_test.images:
+        digit = row.reshape(28, 28)
+        assert np.array_equal(to_mnist(Image.fromarray(digit)), digit)
+
+
+def test_mnist_saved_as_gray_rgb_passes_unchanged(mnist_test, tmp_path):
+    digit = mnist_test.images[7].reshape(28, 28)
+    path = tmp_path / "rgb.png"
+    Image.fromarray(digit).convert("RGB").save(path)
+    assert np.array_equal(load_image(path), digit)
+
+
+def test_light_background_28x28_is_processed_not_passed(mnist_test):
+    digit = mnist_test.images[0].reshape(28, 28)
+    out = to_mnist(Image.fromarray(255 - digit))
+    assert np.corrcoef(out.ravel(), digit.ravel())[0, 1] > 0.9
+
+
+def render_inverted(digit, offset, resample):
+    """An MNIST digit as people would draw it: black on white, x5, off-centre on a big canvas."""
+    big = Image.fromarray(255 - digit).resize((140, 140), resample)
+    canvas = Image.new("L", (300, 260), 255)
+    canvas.paste(big, offset)
+    return canvas
+
+
+def best_shift_correlation(a, b):
+    """Correlation of ``a`` and ``b`` under the best shift of at most one pixel each way.
+
+    Whole-pixel centring by mass is ambiguous by half a pixel, in MNIST as here.
+    """
+    return max(np.corrcoef(np.roll(a, (dy, dx), (0, 1)).ravel(), b.ravel())[0, 1]
+               for dy in (-1, 0, 1) for dx in (-1, 0, 1))
+
+
+def test_rendered_mnist_digits_come_back_like_mnist(mnist_test):
+    rng = np.random.default_rng(0)
+    for i in INDICES:
+        digit = mnist_test.images[i].reshape(28, 28)
+        offset = (int(rng.integers(0, 160)), int(rng.integers(0, 120)))
+        out = to_mnist(render_inverted(digit, offset, Image.NEAREST)).astype(np.float64)
+        assert np.corrcoef(out.ravel(), digit.ravel())[0, 1] > 0.97, i
+        assert np.abs(out - digit).mean() < 10, i
+
+
+def test_blurred_rendered_mnist_digits_stay_close(mnist_test):
+    rng = np.random.default_rng(1)
+    plain = []
+    for i in INDICES:
+        digit = mnist_test.images[i].reshape(28, 28)
+        offset = (int(rng.integers(0, 160)), int(rng.integers(0, 120)))
+        out = to_mnist(render_inverted(digit, offset, Image.BICUBIC)).astype(np.float64)
+        plain.append(np.corrcoef(out.ravel(), digit.ravel())[0, 1])
+        assert best_shift_correlation(out, digit) > 0.85, i
+    assert np.mean(plain) > 0.9
+
+
+# ----------------------------------------------------------------------------- drawings
+
+def test_black_on_white_drawing_is_inverted_cropped_and_centred():
+    out = to_mnist(seven())
+    assert out.shape == (28, 28) and out.dtype == np.uint8
+    assert out.max() == 255
+    height, width = ink_bbox(out)
+    assert height <= 20 and width <= 20 and max(height, width) >= 19
+    row, col = centre_of_mass(out)
+    assert abs(row - 14) <= 1 and abs(col - 14) <= 1
+    # White ink on black: the 7's top bar is a bright row, the corners are background.
+    top = np.flatnonzero(out.any(1))[0]
+    assert (out[top: top + 3] > 128).any(0).sum() >= 8
+    assert out[0, 0] == out[-1, -1] == 0
+
+
+def test_white_on_black_drawing_is_not_inverted():
+    assert np.array_equal(to_mnist(seven(ink=255, paper=0)), to_mnist(seven()))
+
+
+def test_grey_pen_on_grey_paper_is_stretched():
+    out = to_mnist(seven(ink=90, paper=170))
+    assert out.max() == 255
+    assert np.abs(out.astype(int) - to_mnist(seven())).mean() < 1
+
+
+@pytest.mark.parametrize("ink", [(0, 0, 0, 255), (255, 255, 255, 255), (200, 30, 30, 255)])
+def test_ink_on_transparent_canvas(ink):
+    # The canvas is (0, 0, 0, 0): black but fully transparent, as paint programs save it.
+    drawing = seven(ink=ink, paper=(0, 0, 0, 0), mode="RGBA")
+    assert np.array_equal(to_mnist(drawing), to_mnist(seven()))
+
+
+def test_transparent_margins_around_opaque_paper():
+    drawing = Image.new("RGBA", (260, 360), (0, 0, 0, 0))
+    drawing.paste(seven(mode="RGBA", ink=(0, 0, 0, 255), paper=(255, 255, 255, 255)), (30, 30))
+    assert np.array_equal(to_mnist(drawing), to_mnist(seven()))
+
+
+@pytest.mark.parametrize("mode", ["1", "RGB", "CMYK", "YCbCr", "LA", "P", "I", "F"])
+def test_modes_agree_with_grayscale(mode):
+    expected = to_mnist(seven())
+    out = to_mnist(seven().convert(mode))
+    assert np.abs(out.astype(int) - expected).mean() < 1
+
+
+def test_jpeg(tmp_path):
+    path = tmp_path / "seven.jpg"
+    seven().convert("RGB").save(path, quality=85)
+    out = load_image(path)
+    assert np.abs(out.astype(int) - to_mnist(seven())).mean() < 3
+    row, col = centre_of_mass(out)
+    assert abs(row - 14) <= 1 and abs(col - 14) <= 1
+
+
+def test_palette_with_transparency(tmp_path):
+    drawing = seven().convert("P")
+    path = tmp_path / "seven.png"
+    drawing.save(path, transparency=255)  # the white paper is the transparent index
+    assert Image.open(path).mode == "P"
+    assert np.array_equal(load_image(path), to_mnist(seven()))
+
+
+def test_sixteen_bit_png(tmp_path):
+    path = tmp_path / "seven16.png"
+    Image.fromarray(np.asarray(seven()).astype(np.uint16) * 257).save(path)
+    assert Image.open(path).mode.startswith("I")
+    assert np.array_equal(load_image(path), to_mnist(seven()))
+
+
+def test_gif_uses_first_frame(tmp_path):
+    path = tmp_path / "anim.gif"
+    first, second = seven(), ImageOps.mirror(seven())
+    first.save(path, save_all=True, append_images=[second])
+    assert np.array_equal(load_image(path), to_mnist(first))
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    path = tmp_path / "rotated.png"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+    seven().save(path, exif=exif)
+    upright = to_mnist(seven().transpose(Image.Transpose.ROTATE_270))
+    assert not np.array_equal(upright, to_mnist(seven()))
+    assert np.array_equal(load_image(path), upright)
+
+
+# ----------------------------------------------------------------------------- errors
+
+def write_text(path):
+    path.write_text("7\nnot an image\n")
+
+
+def write_truncated_png(path):
+    seven().save(path)
+    path.write_bytes(path.read_bytes()[:400])
+
+
+def write_white(path):
+    Image.new("L", (64, 64), 255).save(path)
+
+
+def write_black_28(path):
+    Image.new("L", (28, 28), 0).save(path)
+
+
+def write_transparent(path):
+    Image.new("RGBA", (64, 64), (0, 0, 0, 0)).save(path)
+
+
+@pytest.mark.parametrize("name, make, reason", [
+    ("notes.png", write_text, "not an image"),
+    ("cut.png", write_truncated_png, "cannot read"),
+    ("missing.png", None, "no such file"),
+    ("folder", Path.mkdir, "directory"),
+    ("white.png", write_white, "the image is blank; no digit found"),
+    ("black28.png", write_black_28, "the image is blank; no digit found"),
+    ("clear.png", write_transparent, "the image is blank; no digit found"),
+])
+def test_bad_files_raise_one_line_image_error(tmp_path, name, make, reason):
+    path = tmp_path / name
+    if make is not None:
+        make(path)
+    with pytest.raises(ImageError, match=reason) as excinfo:
+        load_image(path)
+    assert_one_line_error(excinfo, path)
+
+
+@pytest.mark.parametrize("side", [40, 100])  # warning zone (1x-2x the limit) and bomb error (>2x)
+def test_huge_image_is_refused(tmp_path, monkeypatch, side):
+    path = tmp_path / "huge.png"
+    seven(size=(side, side)).save(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    with pytest.raises(ImageError, match="too large") as excinfo:
+        load_image(path)
+    assert_one_line_error(excinfo, path)
+
+
+def test_load_images_errors_name_the_bad_file(tmp_path):
+    good, bad = tmp_path / "good.png", tmp_path / "bad.png"
+    seven().save(good)
+    write_text(bad)
+    with pytest.raises(ImageError) as excinfo:
+        load_images([good, bad])
+    assert_one_line_error(excinfo, bad)
+
+
+# ----------------------------------------------------------------------------- load_images
+
+def test_load_images_is_the_column_matrix(tmp_path):
+    paths = [tmp_path / "a.png", tmp_path / "b.jpg", tmp_path / "c.bmp"]
+    seven().save(paths[0])
+    seven().convert("RGB").save(paths[1])
+    ImageOps.mirror(seven()).save(paths[2])
+    A0 = load_images(paths)
+    assert A0.shape == (784, 3) and A0.dtype == np.float32
+    assert 0 <= A0.min() and A0.max() <= 1
+    for n, path in enumerate(paths):
+        row = load_image(path).reshape(1, 784)
+        assert np.array_equal(A0[:, n], data.scale_rows(row)[0])
+    assert load_images(paths, dtype=np.float64).dtype == np.float64
+    assert load_images([]).shape == (784, 0)
