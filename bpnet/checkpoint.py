@@ -41,6 +41,7 @@ def atomic_write(path, write):
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~_umask())       # mkstemp makes 0600; give the usual permissions
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -52,6 +53,12 @@ def atomic_write(path, write):
         except FileNotFoundError:
             pass
         raise
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def save(path, network, config, meta=None, optimizer_state=None):
@@ -71,8 +78,15 @@ def save(path, network, config, meta=None, optimizer_state=None):
 
 def _read_arrays(path):
     try:
+        with open(path, "rb") as f:
+            if f.read(2) != b"PK":       # an .npz is a zip archive; np.load would try a .npy or a pickle
+                raise CheckpointError(f"{path}: not a .npz checkpoint (not a zip archive)")
         with np.load(path, allow_pickle=False) as npz:
-            return {name: npz[name] for name in npz.files}
+            arrays = {name: npz[name] for name in npz.files}
+        # np.load hands back a member that is not a .npy file as raw bytes
+        if not all(isinstance(a, np.ndarray) for a in arrays.values()):
+            raise CheckpointError(f"{path}: not a bpnet checkpoint (a member is not a numpy array)")
+        return arrays
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such checkpoint") from None
     except IsADirectoryError:

@@ -164,7 +164,7 @@ def train(config_path, overrides, out, data_dir, resume, quiet):
     """
     from . import config as config_module
     from . import train as training
-    from .data import load as load_data
+    from .data import load as load_data, resolve_data_dir
 
     if resume:
         ckpt, config = training.load_for_resume(resume, overrides)
@@ -174,7 +174,7 @@ def train(config_path, overrides, out, data_dir, resume, quiet):
         run_dir = Path(out) if out else training.new_run_dir(config_module.config_name(config_path))
 
     show = _show_progress(quiet)
-    data = load_data(config.data.dataset, data_dir or config.data.dir, config.data.validation,
+    data = load_data(config.data.dataset, resolve_data_dir(data_dir, config.data.dir), config.data.validation,
                      config.train.seed, progress=_tqdm_factory(show))
     network = training.build_network(config)
     verb = "Resuming" if ckpt else "Training"
@@ -221,12 +221,12 @@ def evaluate(checkpoint_path, split, data_dir, as_json):
       bpnet eval runs/latest/best.npz --split test
     """
     from . import checkpoint
-    from .data import load as load_data
+    from .data import load as load_data, resolve_data_dir
     from .evaluate import report
 
     ckpt = checkpoint.load(checkpoint_path)
     c = ckpt.config
-    data = load_data(c.data.dataset, data_dir or c.data.dir, c.data.validation, c.train.seed,
+    data = load_data(c.data.dataset, resolve_data_dir(data_dir, c.data.dir), c.data.validation, c.train.seed,
                      progress=_tqdm_factory(_show_progress(as_json)))
     result = report(ckpt.network, getattr(data, split))
     if as_json:

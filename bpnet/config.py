@@ -167,7 +167,9 @@ def apply_overrides(raw, overrides):
             value = yaml.safe_load(text)
         except yaml.YAMLError:
             raise ConfigError(f"--set {item!r}: the value is not valid YAML") from None
-        section = raw.setdefault(parts[0], {})
+        if raw.get(parts[0]) is None:          # an empty section (`train:`) is an empty mapping
+            raw[parts[0]] = {}
+        section = raw[parts[0]]
         if not isinstance(section, dict):
             raise ConfigError(f"--set {item!r}: {parts[0]} is not a section")
         section[parts[1]] = value

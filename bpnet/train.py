@@ -246,7 +246,8 @@ def train(config, data=None, run_dir=None, resume=None, on_batch=None, on_epoch=
     total_steps = t.epochs * batches.count
     history = read_metrics(run_dir) if resume is not None else []
 
-    with StopFlag() as stop:
+    # A diverging run overflows on its way to NaN; the loss check below reports it once.
+    with StopFlag() as stop, np.errstate(over="ignore", invalid="ignore"):
         while state["epoch"] < t.epochs:
             epoch = state["epoch"] + 1
             if state["batch"] == 0:

@@ -8,7 +8,12 @@ import pytest
 from bpnet import data
 
 # The real gzipped MNIST files, read-only: tests copy from here, never write here.
-REAL_MNIST = Path(os.environ.get("BPNET_TEST_MNIST", "/work/shared/data/mnist"))
+# CI sets BPNET_DATA_DIR=../shared/data/mnist; a checkout has ../shared beside it.
+REAL_MNIST = Path(
+    os.environ.get("BPNET_TEST_MNIST")
+    or os.environ.get("BPNET_DATA_DIR")
+    or Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+)
 
 
 @pytest.fixture(scope="session")

@@ -10,16 +10,13 @@ from bpnet import data
 from bpnet.errors import ImageError
 from bpnet.images import load_image, load_images, to_mnist
 
-MNIST_DIR = Path("/work/shared/data/mnist")
 INDICES = range(0, 10000, 200)  # 50 test digits, every class represented
 
 
 @pytest.fixture(scope="module")
-def mnist_test():
+def mnist_test(mnist_gz_dir):
     """The MNIST test split (images (10000, 784) uint8, labels)."""
-    if not (MNIST_DIR / (data.TEST_IMAGES + ".gz")).is_file():
-        pytest.skip(f"MNIST not found in {MNIST_DIR}")
-    return data.load("mnist", MNIST_DIR, download=False).test
+    return data.load("mnist", mnist_gz_dir, download=False).test
 
 
 def seven(size=(200, 300), ink=0, paper=255, mode="L"):

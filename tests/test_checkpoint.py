@@ -1,0 +1,338 @@
+"""bpnet.checkpoint: atomic saves, exact round trips, and refusal of anything tampered with."""
+
+import json
+import os
+import pickle
+import stat
+import zipfile
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from bpnet import checkpoint
+from bpnet.cli import cli
+from bpnet.config import from_dict
+from bpnet.errors import BpnetError, CheckpointError
+from bpnet.network import Network
+
+HIDDEN = [3]
+
+
+def tiny_config(hidden=HIDDEN, dtype="float32"):
+    return from_dict({"model": {"hidden": list(hidden)}, "train": {"dtype": dtype, "optimizer": "adam"}})
+
+
+def tiny_network(hidden=HIDDEN, dtype=np.float32, seed=0):
+    return Network([784, *hidden, 10], dtype=dtype).initialise("he", np.random.default_rng(seed))
+
+
+def save_tiny(path, hidden=HIDDEN, dtype="float32", meta=None, optimizer_state=None):
+    network = tiny_network(hidden, np.dtype(dtype))
+    checkpoint.save(path, network, tiny_config(hidden, dtype), meta=meta, optimizer_state=optimizer_state)
+    return network
+
+
+def arrays_of(path):
+    with np.load(path, allow_pickle=False) as npz:
+        return {name: npz[name] for name in npz.files}
+
+
+def tamper(tmp_path, change, name="tampered.npz"):
+    """Save a good tiny checkpoint, let ``change(arrays)`` edit its arrays, and write them back."""
+    good = tmp_path / "good.npz"
+    save_tiny(good)
+    arrays = arrays_of(good)
+    change(arrays)
+    path = tmp_path / name
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+    return path
+
+
+def set_meta(arrays, **changes):
+    meta = json.loads(str(arrays["meta"]))
+    meta.update(changes)
+    arrays["meta"] = np.array(json.dumps(meta))
+
+
+def load_error(path):
+    with pytest.raises(CheckpointError) as info:
+        checkpoint.load(path)
+    message = str(info.value)
+    assert "\n" not in message, message
+    assert message.startswith(str(path)), message
+    return message
+
+
+def run_eval(path):
+    """``bpnet eval PATH`` in-process; the result (stderr separate from stdout)."""
+    return CliRunner().invoke(cli, ["eval", str(path)])
+
+
+def explain(result):
+    return f"exit {result.exit_code}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}\n{result.exception!r}"
+
+
+# ----------------------------------------------------------------------------- round trip
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_round_trip(tmp_path, dtype):
+    path = tmp_path / "c.npz"
+    state = {"t": np.array(7), "m_W1": np.full((3, 784), 0.5, dtype), "v_b2": np.arange(10.0).reshape(10, 1)}
+    network = save_tiny(path, dtype=dtype, meta={"epoch": 4, "step": 99, "note": "ü"}, optimizer_state=state)
+    ckpt = checkpoint.load(path)
+    assert ckpt.network.sizes == [784, 3, 10]
+    assert ckpt.network.dtype == np.dtype(dtype)
+    for (name, want), (name2, got) in zip(network.parameters(), ckpt.network.parameters()):
+        assert name == name2 and got.dtype == np.dtype(dtype)
+        np.testing.assert_array_equal(got, want)
+    assert ckpt.config == tiny_config(dtype=dtype)
+    assert ckpt.meta["epoch"] == 4 and ckpt.meta["step"] == 99 and ckpt.meta["note"] == "ü"
+    assert ckpt.meta["sizes"] == [784, 3, 10] and "bpnet_version" in ckpt.meta
+    assert set(ckpt.optimizer_state) == set(state)
+    for key, value in state.items():
+        assert ckpt.optimizer_state[key].dtype == value.dtype
+        np.testing.assert_array_equal(ckpt.optimizer_state[key], value)
+    # The loaded network computes exactly what the saved one did.
+    A0 = np.random.default_rng(1).uniform(0, 1, (784, 5)).astype(dtype)
+    np.testing.assert_array_equal(ckpt.network.predict_proba(A0), network.predict_proba(A0))
+
+
+def test_no_hidden_layer_round_trip(tmp_path):
+    path = tmp_path / "c.npz"
+    network = save_tiny(path, hidden=[])
+    ckpt = checkpoint.load(path)
+    assert ckpt.network.sizes == [784, 10] and ckpt.config.model.hidden == []
+    np.testing.assert_array_equal(ckpt.network.W[1], network.W[1])
+
+
+def test_optimizer_state_round_trips_through_a_real_optimizer(tmp_path):
+    from bpnet.optim import make_optimizer
+
+    network = tiny_network()
+    config = tiny_config()
+    optimizer = make_optimizer(config.train)
+    grads = [np.ones_like(p) for _, p in network.parameters()]
+    optimizer.step(network.parameters(), grads)
+    path = tmp_path / "c.npz"
+    checkpoint.save(path, network, config, optimizer_state=optimizer.state)
+    again = make_optimizer(config.train)
+    again.load_state(checkpoint.load(path).optimizer_state)
+    assert set(again.state) == set(optimizer.state)
+    for key in optimizer.state:
+        np.testing.assert_array_equal(again.state[key], optimizer.state[key])
+
+
+def test_a_saved_checkpoint_is_never_pickled(tmp_path):
+    path = tmp_path / "c.npz"
+    save_tiny(path, optimizer_state={"t": np.array(3)})
+    arrays = arrays_of(path)       # allow_pickle=False: raises if anything needed pickle
+    assert all(a.dtype != object for a in arrays.values())
+
+
+# ----------------------------------------------------------------------------- atomic writes
+
+def test_save_leaves_no_temporary_file(tmp_path):
+    save_tiny(tmp_path / "c.npz")
+    save_tiny(tmp_path / "c.npz")    # overwriting, too
+    assert os.listdir(tmp_path) == ["c.npz"]
+
+
+def test_file_permissions_follow_the_umask_not_0600(tmp_path):
+    path = tmp_path / "c.npz"
+    old = os.umask(0o022)
+    try:
+        save_tiny(path)
+    finally:
+        os.umask(old)
+    mode = stat.S_IMODE(path.stat().st_mode)
+    assert mode == 0o644, oct(mode)
+
+
+@pytest.mark.parametrize("exc", [OSError(28, "No space left on device"), KeyboardInterrupt()])
+def test_failed_save_keeps_the_old_file(tmp_path, monkeypatch, exc):
+    path = tmp_path / "c.npz"
+    save_tiny(path)
+    before = path.read_bytes()
+
+    def savez_then_fail(f, **arrays):
+        f.write(b"PK\x03\x04 half a checkpoint")
+        raise exc
+
+    monkeypatch.setattr(checkpoint.np, "savez", savez_then_fail)
+    with pytest.raises((BpnetError, KeyboardInterrupt)) as info:
+        save_tiny(path, hidden=[5])
+    if isinstance(exc, OSError):
+        assert str(info.value) == f"{path}: cannot save checkpoint (No space left on device)"
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["c.npz"]     # no .tmp left behind
+    monkeypatch.undo()
+    assert checkpoint.load(path).network.sizes == [784, 3, 10]
+
+
+def test_failed_first_save_leaves_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(checkpoint.np, "savez", lambda f, **a: (_ for _ in ()).throw(OSError(5, "I/O error")))
+    with pytest.raises(BpnetError, match="cannot save checkpoint"):
+        save_tiny(tmp_path / "c.npz")
+    assert os.listdir(tmp_path) == []
+
+
+def test_save_into_a_missing_folder_is_one_clear_error(tmp_path):
+    with pytest.raises(BpnetError) as info:
+        save_tiny(tmp_path / "nope" / "c.npz")
+    assert "cannot save checkpoint" in str(info.value) and "\n" not in str(info.value)
+
+
+# ----------------------------------------------------------------------------- tampered checkpoints
+
+def drop(name):
+    return lambda arrays: arrays.pop(name)
+
+
+def replace(name, value):
+    return lambda arrays: arrays.__setitem__(name, value)
+
+
+TAMPERED = {
+    "missing W2": (drop("W2"), "array W2 is missing"),
+    "missing b1": (drop("b1"), "array b1 is missing"),
+    "wrong W1 shape": (replace("W1", np.zeros((10, 783), np.float32)), "W1 (10, 783) and b1 (3, 1) do not match"),
+    "shapes do not chain": (replace("W2", np.zeros((10, 4), np.float32)), "expected (10, 3) and (10, 1)"),
+    "wrong bias shape": (replace("b1", np.zeros((3,), np.float32)), "do not match the layer sizes 784-3-10"),
+    "extra layer": (replace("W3", np.zeros((10, 10), np.float32)), "more layers than its config describes"),
+    "int weights": (replace("W1", np.zeros((3, 784), np.int64)), "W1 has dtype int64, expected float32 or float64"),
+    "complex weights": (replace("b2", np.zeros((10, 1), np.complex64)), "b2 has dtype complex64"),
+    "NaN": (lambda a: a["W2"].__setitem__((0, 0), np.nan), "W2 holds NaN or infinite values"),
+    "inf": (lambda a: a["b1"].__setitem__((1, 0), -np.inf), "b1 holds NaN or infinite values"),
+    "mixed dtypes": (replace("W2", np.zeros((10, 3), np.float64)), "do not share one dtype"),
+    "missing meta": (drop("meta"), "has no metadata"),
+    "meta not a string": (replace("meta", np.array([1, 2])), "has no metadata"),
+    "meta not JSON": (replace("meta", np.array("{not json")), "metadata is not valid JSON"),
+    "meta a JSON list": (replace("meta", np.array("[1, 2]")), "metadata has no config"),
+    "meta without config": (lambda a: a.__setitem__("meta", np.array(json.dumps({"epoch": 1}))),
+                            "metadata has no config"),
+    "invalid config": (lambda a: set_meta(a, config={"train": {"lr": -1}}),
+                       "its config is invalid: train.lr must be > 0, got -1"),
+    "config unknown key": (lambda a: set_meta(a, config={"model": {"layers": 3}}),
+                           "its config is invalid: unknown key model.layers"),
+    "config not a mapping": (lambda a: set_meta(a, config=[1]), "its config is invalid"),
+    "config disagrees with weights": (lambda a: set_meta(a, config={"model": {"hidden": [4]}}),
+                                      "do not match the layer sizes 784-4-10"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TAMPERED))
+def test_tampered_checkpoint_is_refused(tmp_path, case):
+    change, expected = TAMPERED[case]
+    path = tamper(tmp_path, change)
+    message = load_error(path)
+    assert expected in message, message
+
+
+@pytest.mark.parametrize("case", sorted(TAMPERED))
+def test_tampered_checkpoint_exits_2_from_eval(tmp_path, monkeypatch, case):
+    monkeypatch.chdir(tmp_path)
+    path = tamper(tmp_path, TAMPERED[case][0])
+    result = run_eval(path.name)
+    assert result.exit_code == 2, explain(result)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"Error: {path.name}: "), explain(result)
+    assert TAMPERED[case][1] in lines[0], explain(result)
+    assert "Traceback" not in result.output + result.stderr
+
+
+class _Boobytrap:
+    """Unpickling this would create the marker file: loading must never get that far."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_pickled_object_array_is_refused_and_never_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    marker = tmp_path / "PWNED"
+    good = tmp_path / "good.npz"
+    save_tiny(good)
+    arrays = arrays_of(good)
+    trap = np.empty(1, dtype=object)
+    trap[0] = _Boobytrap(marker)
+    arrays["W2"] = trap
+    path = tmp_path / "evil.npz"
+    np.savez(path, allow_pickle=True, **arrays)
+    # The trap is armed: pickle would indeed run it.
+    with zipfile.ZipFile(path) as z:
+        assert b"PWNED" in z.read("W2.npy")
+    assert not marker.exists()
+
+    message = load_error(path)
+    assert "pickle" in message
+    assert not marker.exists()
+
+    result = run_eval("evil.npz")
+    assert result.exit_code == 2, explain(result)
+    assert "pickle" in result.stderr and "Traceback" not in result.stderr
+    assert not marker.exists()
+
+
+def test_a_bare_pickle_file_is_refused_and_never_run(tmp_path):
+    marker = tmp_path / "PWNED"
+    path = tmp_path / "evil.npz"
+    path.write_bytes(pickle.dumps(_Boobytrap(marker)))
+    load_error(path)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("keep", [0, 10, 1000, -22, -1])
+def test_truncated_checkpoint(tmp_path, keep):
+    good = tmp_path / "good.npz"
+    save_tiny(good)
+    raw = good.read_bytes()
+    path = tmp_path / "short.npz"
+    path.write_bytes(raw[:keep] if keep >= 0 else raw[:len(raw) + keep])
+    load_error(path)
+
+
+def test_text_file_named_npz(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.npz").write_text("these are not weights\n")
+    message = load_error("notes.npz")
+    assert "not" in message and "pickle" not in message, message
+    result = run_eval("notes.npz")
+    assert result.exit_code == 2, explain(result)
+    assert result.stderr.startswith("Error: notes.npz: ") and "Traceback" not in result.stderr
+
+
+def test_a_single_npy_array_named_npz(tmp_path):
+    path = tmp_path / "array.npz"
+    with open(path, "wb") as f:
+        np.save(f, np.zeros((3, 784), np.float32))
+    load_error(path)
+
+
+def test_a_zip_that_is_not_an_npz(tmp_path):
+    path = tmp_path / "z.npz"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("W1.npy", b"not an npy file")
+        z.writestr("meta.npy", b"nor this")
+    load_error(path)
+
+
+def test_a_directory(tmp_path, monkeypatch):
+    (tmp_path / "d.npz").mkdir()
+    assert "is a folder" in load_error(tmp_path / "d.npz")
+    monkeypatch.chdir(tmp_path)
+    result = run_eval("d.npz")
+    assert result.exit_code == 2, explain(result)
+    assert "d.npz" in result.stderr and "directory" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_nonexistent_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert load_error("missing.npz") == "missing.npz: no such checkpoint"
+    result = run_eval("missing.npz")
+    assert result.exit_code == 2, explain(result)
+    assert result.stderr == "Error: missing.npz: no such checkpoint\n", explain(result)

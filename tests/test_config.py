@@ -1,0 +1,310 @@
+"""bpnet.config: strict validation of YAML configs and --set overrides."""
+
+import dataclasses
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bpnet import config
+from bpnet.config import Config, apply_overrides, find_config, from_dict, load, shipped_configs
+from bpnet.errors import ConfigError, InputError
+
+
+def write(tmp_path, text, name="c.yaml"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def load_error(*args, **kwargs):
+    """The ConfigError message of ``load(*args)`` (it must be a single line)."""
+    with pytest.raises(ConfigError) as info:
+        load(*args, **kwargs)
+    message = str(info.value)
+    assert "\n" not in message, message
+    assert info.value.exit_code == 2
+    return message
+
+
+# ----------------------------------------------------------------------------- defaults and shipped configs
+
+def test_defaults_are_valid():
+    c = load()
+    assert c == Config()
+    assert from_dict({}) == Config() and from_dict(None) == Config()
+    assert (c.model.output, c.model.loss) == ("softmax", "cross_entropy")
+    assert c.train.lr > 0 and c.train.epochs >= 1
+
+
+def test_shipped_configs_are_listed():
+    names = shipped_configs()
+    assert "mnist" in names
+    assert names == sorted(names)
+
+
+@pytest.mark.parametrize("name", shipped_configs())
+def test_each_shipped_config_loads(name):
+    by_name = load(name)
+    assert isinstance(by_name, Config)
+    path = find_config(name)
+    assert path.is_file() and path.name == name + ".yaml"
+    assert load(str(path)) == by_name   # by path and by name: the same config
+    # The file spells out nothing unknown: its raw keys validate one by one.
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    assert set(raw) <= {"data", "model", "train"}
+
+
+def test_shipped_name_resolves_from_any_cwd(tmp_path, monkeypatch):
+    shipped = yaml.safe_load(find_config("mnist").read_text(encoding="utf-8"))
+    monkeypatch.chdir(tmp_path)
+    assert load("mnist").model.hidden == shipped["model"]["hidden"]
+    assert load("mnist.yaml") == load("mnist")
+
+
+def test_a_local_file_wins_over_a_shipped_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "model:\n  hidden: [7]\n", name="mnist.yaml")
+    assert load("mnist.yaml").model.hidden == [7]
+
+
+def test_missing_config_lists_shipped_names(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    message = load_error("nope.yaml")
+    assert message.startswith("nope.yaml: no such config file")
+    for name in shipped_configs():
+        assert name in message
+
+
+def test_missing_config_in_a_folder_is_not_a_shipped_one(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert "no such config file" in load_error("elsewhere/mnist.yaml")
+
+
+# ----------------------------------------------------------------------------- strict keys and types
+
+@pytest.mark.parametrize("text, expected", [
+    ("optim:\n  lr: 0.1\n", "unknown section 'optim'; expected data, model, train"),
+    ("train:\n  learning_rate: 0.1\n", "unknown key train.learning_rate; expected one of"),
+    ("model: 5\n", "model must be a mapping, got 5"),
+    ("train:\n  lr: fast\n", "train.lr must be > 0, got 'fast'"),
+    ("train:\n  lr: -1\n", "train.lr must be > 0, got -1"),
+    ("train:\n  lr: 0\n", "train.lr must be > 0, got 0"),
+    ("train:\n  lr: .nan\n", "train.lr must be > 0, got nan"),
+    ("train:\n  lr: true\n", "train.lr must be > 0, got True"),
+    ("train:\n  epochs: 1.5\n", "train.epochs must be an integer >= 1, got 1.5"),
+    ("train:\n  epochs: true\n", "train.epochs must be an integer >= 1, got True"),
+    ("train:\n  epochs: 0\n", "train.epochs must be an integer >= 1, got 0"),
+    ("train:\n  batch_size: half\n", "train.batch_size must be an integer >= 1 or 'full', got 'half'"),
+    ("train:\n  batch_size: 0\n", "train.batch_size must be an integer >= 1 or 'full', got 0"),
+    ("train:\n  momentum: 1.0\n", "train.momentum must be in [0, 1), got 1.0"),
+    ("train:\n  weight_decay: -0.1\n", "train.weight_decay must be >= 0, got -0.1"),
+    ("train:\n  seed: -3\n", "train.seed must be an integer >= 0, got -3"),
+    ("train:\n  dtype: float16\n", "train.dtype must be one of float32, float64, got 'float16'"),
+    ("train:\n  optimizer: rmsprop\n", "train.optimizer must be one of sgd, momentum, adam"),
+    ("data:\n  validation: 60000\n", "data.validation must be an integer in [0, 60000), got 60000"),
+    ("data:\n  dataset: cifar\n", "data.dataset must be one of mnist, fashion-mnist, got 'cifar'"),
+    ("data:\n  dir: 5\n", "data.dir must be a path or null, got 5"),
+    ("model:\n  hidden: 128\n", "model.hidden must be a list of positive integers, got 128"),
+    ("model:\n  hidden: [128, 0]\n", "model.hidden must be a list of positive integers, got [128, 0]"),
+    ("model:\n  hidden: [true]\n", "model.hidden must be a list of positive integers, got [True]"),
+    ("model:\n  activation: gelu\n", "model.activation must be one of relu, sigmoid, tanh"),
+    ("model:\n  loss: mse\n",
+     "model.loss mse does not go with model.output softmax (use softmax + cross_entropy or sigmoid + mse)"),
+    ("model:\n  output: sigmoid\n", "cross_entropy does not go with model.output sigmoid"),
+])
+def test_bad_values_name_the_file_and_key(tmp_path, monkeypatch, text, expected):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, text, name="bad.yaml")
+    message = load_error("bad.yaml")
+    assert message.startswith("bad.yaml: "), message
+    assert expected in message, message
+
+
+def test_out_of_range_lr_message_is_exact(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "train:\n  lr: -1\n", name="x.yaml")
+    assert load_error("x.yaml") == "x.yaml: train.lr must be > 0, got -1"
+
+
+def test_no_hidden_layer_is_allowed(tmp_path):
+    c = load(str(write(tmp_path, "model:\n  hidden: []\n")))
+    assert c.model.hidden == []
+
+
+def test_sigmoid_mse_head_is_allowed(tmp_path):
+    c = load(str(write(tmp_path, "model:\n  output: sigmoid\n  loss: mse\n")))
+    assert (c.model.output, c.model.loss) == ("sigmoid", "mse")
+
+
+def test_empty_file_and_empty_sections_mean_defaults(tmp_path):
+    assert load(str(write(tmp_path, ""))) == Config()
+    assert load(str(write(tmp_path, "train:\nmodel:\n", name="d.yaml"))) == Config()
+
+
+def test_lr_written_without_a_dot_is_a_number(tmp_path):
+    # YAML 1.1 reads 1e-3 as a string; bpnet accepts it as the number it obviously is.
+    c = load(str(write(tmp_path, "train:\n  lr: 1e-3\n  weight_decay: 5e-4\n")))
+    assert c.train.lr == 1e-3 and isinstance(c.train.lr, float)
+    assert c.train.weight_decay == 5e-4
+
+
+# ----------------------------------------------------------------------------- malformed files
+
+def test_malformed_yaml_gives_line_and_column(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "train:\n  lr: 0.1\n  epochs: [1, 2\nmodel:\n  hidden: [3]\n", name="broken.yaml")
+    message = load_error("broken.yaml")
+    assert message.startswith("broken.yaml: not valid YAML at line ")
+    assert "column" in message
+
+
+def test_malformed_yaml_tab_indentation(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "train:\n\tlr: 0.1\n", name="tabs.yaml")
+    assert load_error("tabs.yaml") == "tabs.yaml: not valid YAML at line 2, column 1"
+
+
+@pytest.mark.parametrize("text", ["- 1\n- 2\n", "just a string\n", "42\n"])
+def test_top_level_must_be_a_mapping(tmp_path, monkeypatch, text):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, text, name="list.yaml")
+    assert load_error("list.yaml") == "list.yaml: the top level must be a mapping of sections"
+
+
+def test_non_utf8_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "latin.yaml").write_bytes("train:\n  lr: 0.1  # café\n".encode("latin-1"))
+    assert load_error("latin.yaml") == "latin.yaml: not a text file"
+
+
+def test_binary_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "blob.yaml").write_bytes(bytes(range(256)))
+    message = load_error("blob.yaml")
+    assert message.startswith("blob.yaml: ")
+
+
+def test_a_folder_is_not_a_config(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cfg").mkdir()
+    assert "no such config file" in load_error("cfg")
+
+
+def test_config_error_is_an_input_error():
+    assert issubclass(ConfigError, InputError) and ConfigError("x").exit_code == 2
+
+
+# ----------------------------------------------------------------------------- --set overrides
+
+def test_overrides_are_parsed_as_yaml():
+    c = load("mnist", ["model.hidden=[256,128]", "train.batch_size=full", "train.lr=1e-3",
+                       "train.epochs=3", "data.dir=/tmp/x", "model.activation=tanh"])
+    assert c.model.hidden == [256, 128]
+    assert c.train.batch_size == "full"
+    assert c.train.lr == pytest.approx(1e-3) and isinstance(c.train.lr, float)
+    assert c.train.epochs == 3 and c.data.dir == "/tmp/x" and c.model.activation == "tanh"
+
+
+def test_override_to_no_hidden_layer():
+    assert load(None, ["model.hidden=[]"]).model.hidden == []
+
+
+def test_overrides_apply_in_order_and_win_over_the_file(tmp_path):
+    path = write(tmp_path, "train:\n  lr: 0.5\n")
+    assert load(str(path), ["train.lr=0.2", "train.lr=0.3"]).train.lr == 0.3
+
+
+def test_override_out_of_range_names_the_key():
+    message = load_error("mnist", ["train.lr=-1"])
+    assert message == "mnist: train.lr must be > 0, got -1"
+
+
+def test_override_into_an_empty_section(tmp_path):
+    path = write(tmp_path, "train:\nmodel:\n  hidden: [4]\n")
+    c = load(str(path), ["train.lr=0.25"])
+    assert c.train.lr == 0.25 and c.model.hidden == [4]
+
+
+@pytest.mark.parametrize("item, expected", [
+    ("train.lr", "--set 'train.lr': expected section.key=value"),
+    ("lr=0.1", "--set 'lr=0.1': expected section.key=value"),
+    ("train.lr.x=1", "--set 'train.lr.x=1': expected section.key=value"),
+    ("train.=1", "expected section.key=value"),
+    (".lr=1", "expected section.key=value"),
+    ("=1", "expected section.key=value"),
+    ("train.lr=[1", "--set 'train.lr=[1': the value is not valid YAML"),
+    ("trian.lr=0.1", "unknown section 'trian'"),
+    ("train.rl=0.1", "unknown key train.rl"),
+    ("train.epochs=many", "train.epochs must be an integer >= 1, got 'many'"),
+])
+def test_malformed_overrides(item, expected):
+    message = load_error("mnist", [item])
+    assert expected in message, message
+
+
+def test_apply_overrides_rejects_a_scalar_section():
+    with pytest.raises(ConfigError, match="train is not a section"):
+        apply_overrides({"train": 5}, ["train.lr=0.1"])
+
+
+def test_config_name():
+    assert config.config_name("configs/mnist.yaml") == "mnist"
+    assert config.config_name("sigmoid-mse") == "sigmoid-mse"
+    assert config.config_name(None) == "default"
+
+
+# ----------------------------------------------------------------------------- round trip (property)
+
+positive_float = st.floats(min_value=1e-12, max_value=1e6, allow_nan=False, allow_infinity=False)
+unit_float = st.floats(min_value=0.0, max_value=0.999999, allow_nan=False)
+
+configs = st.builds(
+    Config,
+    data=st.builds(
+        config.DataConfig,
+        dataset=st.sampled_from(config.DATASET_NAMES),
+        dir=st.one_of(st.none(), st.text(max_size=20)),
+        validation=st.integers(0, 59999),
+    ),
+    model=st.builds(
+        lambda hidden, activation, head, init: config.ModelConfig(hidden, activation, *head, init),
+        st.lists(st.integers(1, 4096), max_size=4),
+        st.sampled_from(config.ACTIVATIONS),
+        st.sampled_from(sorted(config.HEADS)),
+        st.sampled_from(config.INITS),
+    ),
+    train=st.builds(
+        config.TrainConfig,
+        epochs=st.integers(1, 10**6),
+        batch_size=st.one_of(st.integers(1, 10**6), st.just("full")),
+        lr=positive_float,
+        schedule=st.sampled_from(config.SCHEDULES),
+        optimizer=st.sampled_from(config.OPTIMIZERS),
+        momentum=unit_float,
+        beta1=unit_float,
+        beta2=unit_float,
+        weight_decay=st.one_of(st.just(0.0), positive_float),
+        seed=st.integers(0, 2**32 - 1),
+        dtype=st.sampled_from(config.DTYPES),
+        log_every=st.integers(1, 100),
+    ),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(configs)
+def test_yaml_round_trip(c):
+    from_dict(c.to_dict())                         # the strategy only builds valid configs
+    again = from_dict(yaml.safe_load(c.to_yaml()))
+    assert again == c
+    assert dataclasses.asdict(again) == dataclasses.asdict(c)
+
+
+@settings(max_examples=50, deadline=None)
+@given(configs)
+def test_round_trip_through_a_file(tmp_path_factory, c):
+    path = tmp_path_factory.mktemp("rt") / "c.yaml"
+    path.write_text(c.to_yaml(), encoding="utf-8")
+    assert load(str(path)) == c

@@ -1,0 +1,73 @@
+"""Optimisers: one step worked out by hand for each, weight decay, state round trip."""
+
+import numpy as np
+import pytest
+
+from bpnet.config import TrainConfig
+from bpnet.optim import SGD, Adam, Momentum, make_optimizer
+
+
+def params_and_grads():
+    W = np.array([[1.0, -2.0], [0.5, 0.0]])
+    b = np.array([[0.1], [-0.1]])
+    return [("W1", W), ("b1", b)], [np.array([[0.5, 0.5], [-1.0, 2.0]]), np.array([[1.0], [0.0]])]
+
+
+def test_sgd_step_is_p_minus_lr_g():
+    params, grads = params_and_grads()
+    SGD(lr=0.1).step(params, [g.copy() for g in grads])
+    # W − 0.1·g: 1 − 0.05 = 0.95, −2 − 0.05 = −2.05, 0.5 + 0.1 = 0.6, 0 − 0.2 = −0.2
+    np.testing.assert_allclose(params[0][1], [[0.95, -2.05], [0.6, -0.2]])
+    np.testing.assert_allclose(params[1][1], [[0.0], [-0.1]])
+
+
+def test_momentum_two_steps_by_hand():
+    params, grads = params_and_grads()
+    opt = Momentum(lr=0.1, momentum=0.9)
+    opt.step(params, [g.copy() for g in grads])          # v = g;            W −= 0.1 g
+    opt.step(params, [g.copy() for g in grads])          # v = 0.9 g + g;    W −= 0.1 · 1.9 g
+    W0, g = params_and_grads()[0][0][1], grads[0]
+    np.testing.assert_allclose(params[0][1], W0 - 0.1 * g - 0.19 * g)
+    np.testing.assert_allclose(opt.state["v_W1"], 1.9 * g)
+
+
+def test_adam_first_step_moves_each_entry_by_about_lr():
+    params, grads = params_and_grads()
+    opt = Adam(lr=0.01)
+    W0 = params[0][1].copy()
+    opt.step(params, [g.copy() for g in grads])
+    # After bias correction m̂ = g and v̂ = g², so the step is lr·g/(|g| + ε) ≈ lr·sign(g).
+    np.testing.assert_allclose(params[0][1], W0 - 0.01 * np.sign(grads[0]), atol=1e-7)
+    assert int(opt.state["t"]) == 1
+
+
+def test_weight_decay_applies_to_weights_not_biases():
+    params, grads = params_and_grads()
+    zero = [np.zeros_like(g) for g in grads]
+    SGD(lr=0.1, weight_decay=0.5).step(params, zero)
+    W0, b0 = params_and_grads()[0][0][1], params_and_grads()[0][1][1]
+    np.testing.assert_allclose(params[0][1], W0 * (1 - 0.1 * 0.5))   # gradient of (λ/2)‖W‖² is λW
+    np.testing.assert_allclose(params[1][1], b0)
+
+
+def test_float32_parameters_stay_float32():
+    W = np.ones((3, 3), np.float32)
+    for opt in (SGD(0.1), Momentum(0.1, 0.9), Adam(0.1)):
+        opt.step([("W1", W)], [np.full((3, 3), 0.5, np.float32)])
+        assert W.dtype == np.float32 and all(v.dtype in (np.float32, np.int64) for v in opt.state.values())
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "adam"])
+def test_state_round_trip_continues_identically(name):
+    config = TrainConfig(optimizer=name, lr=0.05)
+    a, b = make_optimizer(config), make_optimizer(config)
+    pa, grads = params_and_grads()
+    pb = [(n, p.copy()) for n, p in pa]
+    a.step(pa, [g.copy() for g in grads])
+    b.step(pb, [g.copy() for g in grads])
+    b2 = make_optimizer(config)
+    b2.load_state({k: v.copy() for k, v in b.state.items()})
+    a.step(pa, [g.copy() for g in grads])
+    b2.step(pb, [g.copy() for g in grads])
+    for (_, x), (_, y) in zip(pa, pb):
+        np.testing.assert_array_equal(x, y)

@@ -1,0 +1,166 @@
+"""The training loop: learning, run folder, determinism, interrupt and resume, divergence."""
+
+import json
+import os
+import signal
+
+import numpy as np
+import pytest
+
+from bpnet import checkpoint, train as training
+from bpnet.config import from_dict
+from bpnet.data import MNIST, Split, load
+from bpnet.errors import ConfigError, DivergedError, Interrupted
+
+
+def synthetic(n_train=600, n_val=100, n_test=100, seed=0):
+    """Ten random 'digit' prototypes; an example is its class's prototype with noise: learnable."""
+    rng = np.random.default_rng(seed)
+    prototypes = rng.integers(0, 256, size=(10, 784))
+
+    def split(n):
+        labels = rng.integers(0, 10, size=n).astype(np.uint8)
+        noise = rng.integers(-100, 101, size=(n, 784))
+        images = np.clip(prototypes[labels] + noise, 0, 255).astype(np.uint8)
+        return Split(images, labels)
+
+    return MNIST(split(n_train), split(n_val), split(n_test), name="synthetic")
+
+
+def config(**train):
+    base = {"model": {"hidden": [16]}, "train": {"epochs": 3, "batch_size": 50, "lr": 0.1, **train}}
+    return from_dict(base)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return synthetic()
+
+
+def weights(path):
+    ckpt = checkpoint.load(path)
+    return [p.copy() for _, p in ckpt.network.parameters()]
+
+
+def test_training_learns_and_writes_the_run_folder(data, tmp_path):
+    result = training.train(config(epochs=4), data, tmp_path / "run")
+    run = tmp_path / "run"
+    assert sorted(p.name for p in run.iterdir()) == ["best.npz", "config.yaml", "last.npz", "metrics.jsonl"]
+    lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [line["epoch"] for line in lines] == [1, 2, 3, 4]
+    assert set(lines[0]) >= {"train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds"}
+    assert lines[-1]["train_loss"] < lines[0]["train_loss"]
+    assert result.history[-1].val_accuracy > 0.5           # chance is 0.1
+    assert 0 <= result.test["accuracy"] <= 1
+    assert (tmp_path / "latest").resolve() == run.resolve()
+    assert from_dict(__import__("yaml").safe_load((run / "config.yaml").read_text())) == config(epochs=4)
+    best = checkpoint.load(result.best_path)
+    assert best.meta["epoch"] == result.best_epoch
+    assert best.meta["metrics"]["val_accuracy"] == max(h.val_accuracy for h in result.history)
+
+
+def test_same_seed_same_weights_other_seed_other_weights(data, tmp_path):
+    training.train(config(), data, tmp_path / "a")
+    training.train(config(), data, tmp_path / "b")
+    training.train(config(seed=1), data, tmp_path / "c")
+    a, b, c = (weights(tmp_path / name / "last.npz") for name in "abc")
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+    assert not np.array_equal(a[0], c[0])
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_saves_and_resume_matches_an_uninterrupted_run(data, tmp_path, optimizer, signum):
+    cfg = config(optimizer=optimizer, lr=0.01 if optimizer == "adam" else 0.1)
+    training.train(cfg, data, tmp_path / "straight")
+
+    def interrupt_at_step_17(epoch, batch, n_batches, loss):      # mid-way through epoch 2
+        if (epoch - 1) * n_batches + batch == 17:
+            os.kill(os.getpid(), signum)
+
+    with pytest.raises(Interrupted) as info:
+        training.train(cfg, data, tmp_path / "cut", on_batch=interrupt_at_step_17)
+    assert info.value.exit_code == 128 + signum
+    assert info.value.checkpoint == tmp_path / "cut" / "last.npz"
+    assert "--resume" in str(info.value)
+    assert checkpoint.load(tmp_path / "cut" / "last.npz").meta["step"] == 17
+
+    ckpt, cfg2 = training.load_for_resume(tmp_path / "cut")
+    result = training.train(cfg2, data, tmp_path / "cut", resume=ckpt)
+    for x, y in zip(weights(tmp_path / "straight" / "last.npz"), weights(tmp_path / "cut" / "last.npz")):
+        np.testing.assert_array_equal(x, y)
+    assert [h.epoch for h in result.history] == [1, 2, 3]
+
+
+def test_resume_extends_a_finished_run(data, tmp_path):
+    training.train(config(epochs=2), data, tmp_path / "run")
+    ckpt, cfg = training.load_for_resume(tmp_path / "run", ["train.epochs=4"])
+    result = training.train(cfg, data, tmp_path / "run", resume=ckpt)
+    assert [h.epoch for h in result.history] == [1, 2, 3, 4]
+    training.train(config(epochs=4), data, tmp_path / "straight")
+    for x, y in zip(weights(tmp_path / "straight" / "last.npz"), weights(tmp_path / "run" / "last.npz")):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_resume_refuses_changes_that_would_not_continue_the_same_run(data, tmp_path):
+    training.train(config(epochs=1), data, tmp_path / "run")
+    with pytest.raises(ConfigError, match="model.hidden"):
+        training.load_for_resume(tmp_path / "run", ["model.hidden=[8]"])
+    with pytest.raises(ConfigError, match="no last.npz"):
+        training.load_for_resume(tmp_path / "nothing")
+
+
+def test_divergence_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(data, tmp_path):
+    cfg = config(epochs=3, optimizer="sgd", lr=0.1)
+    run = tmp_path / "run"
+    training.train(from_dict({**cfg.to_dict(), "train": {**cfg.to_dict()["train"], "epochs": 1}}), data, run)
+    before = (run / "last.npz").read_bytes()
+    ckpt, cfg2 = training.load_for_resume(run, ["train.epochs=3", "train.lr=1e30"])
+    with pytest.raises(DivergedError) as info:
+        training.train(cfg2, data, run, resume=ckpt)
+    message = str(info.value)
+    assert "epoch 2" in message and "step" in message and "1e+30" in message
+    assert str(run / "last.npz") in message and "untouched" in message
+    assert (run / "last.npz").read_bytes() == before
+
+
+def test_full_batch_gradient_descent_is_the_seed_001_update(data, tmp_path):
+    """One epoch of batch_size 'full' with SGD is W ← W − α ∂C/∂W over all training columns."""
+    cfg = from_dict({"model": {"hidden": [8]},
+                     "train": {"epochs": 1, "batch_size": "full", "optimizer": "sgd", "lr": 0.5}})
+    net = training.build_network(cfg).initialise("he", np.random.default_rng(0))
+    _, dW, db = net.gradients(data.train.A0(), data.train.Y())
+    training.train(cfg, data, tmp_path / "run")
+    after = checkpoint.load(tmp_path / "run" / "last.npz").network
+    np.testing.assert_allclose(after.W[1], net.W[1] - 0.5 * dW[1], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(after.b[2], net.b[2] - 0.5 * db[2], rtol=1e-5, atol=1e-7)
+
+
+def test_cosine_schedule_goes_from_lr_to_zero():
+    t = config(schedule="cosine", lr=0.2).train
+    assert training.learning_rate(t, 0, 100) == pytest.approx(0.2)
+    assert training.learning_rate(t, 50, 100) == pytest.approx(0.1)
+    assert training.learning_rate(t, 100, 100) == pytest.approx(0.0)
+    assert training.learning_rate(config().train, 70, 100) == 0.1
+
+
+def test_minibatches_cover_each_example_once_per_epoch(data):
+    batches = training.Batches(data.train, 64, np.float32)
+    order = batches.order(np.random.default_rng(0))
+    seen = np.concatenate([order[i * 64:(i + 1) * 64] for i in range(batches.count)])
+    assert sorted(seen) == list(range(len(data.train)))
+    A0, Y, labels = batches.get(order, batches.count - 1)          # the short last batch
+    n = len(data.train) - 64 * (batches.count - 1)
+    assert A0.shape == (784, n) and Y.shape == (10, n) and A0.dtype == np.float32
+    np.testing.assert_array_equal(A0, data.train.images[order[-n:]].T * np.float32(1 / 255))
+    np.testing.assert_array_equal(np.argmax(Y, axis=0), labels)
+
+
+def test_real_mnist_one_epoch_learns(mnist_gz_dir, tmp_path):
+    """Integration: one epoch of a small network on real MNIST gets well above chance."""
+    mnist = load("mnist", mnist_gz_dir, validation=5000, seed=0, download=False)
+    cfg = from_dict({"model": {"hidden": [32]}, "train": {"epochs": 1}})
+    result = training.train(cfg, mnist, tmp_path / "run")
+    assert result.history[0].val_accuracy > 0.9
+    assert result.test["accuracy"] > 0.9
