@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpoint
-from .data import N_CLASSES, N_PIXELS, load as load_data, scale_rows
+from .data import N_CLASSES, N_PIXELS, load as load_data, resolve_data_dir, scale_rows
 from .errors import BpnetError, ConfigError, DivergedError, Interrupted
 from .evaluate import evaluate
 from .network import Network, Workspace
@@ -218,7 +218,7 @@ def train(config, data=None, run_dir=None, resume=None, on_batch=None, on_epoch=
     on_batch(epoch, batch, n_batches, loss) and on_epoch(record) report progress.
     """
     if data is None:
-        data = load_data(config.data.dataset, data_dir or config.data.dir, config.data.validation,
+        data = load_data(config.data.dataset, resolve_data_dir(data_dir, config.data.dir), config.data.validation,
                          config.train.seed, progress=progress)
     t = config.train
     run_dir = prepare_run_dir(run_dir or new_run_dir("run"), config)

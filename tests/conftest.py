@@ -13,7 +13,7 @@ REAL_MNIST = Path(
     os.environ.get("BPNET_TEST_MNIST")
     or os.environ.get("BPNET_DATA_DIR")
     or Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
-)
+).resolve()
 
 
 @pytest.fixture(scope="session")

@@ -520,9 +520,11 @@ def test_predict_uses_runs_latest_by_default(trained, monkeypatch):
 
 
 def test_train_with_out_folder(real, tmp_path):
+    # 1,000 training examples in one batch: this test is about the folder, not the learning.
     result = check(invoke("train", *TINY_TRAIN, "--set", "model.hidden=[]", "--set", "train.optimizer=sgd",
-                          "--data-dir", real, "--out", "exp/one"), 0, "run folder exp/one", stream="stdout")
-    assert "784-10 relu" in result.stdout
+                          "--set", "data.validation=59000", "--data-dir", real, "--out", "exp/one"), 0,
+                   "run folder exp/one", stream="stdout")
+    assert "784-10 relu" in result.stdout and "1000 train / 59000 val" in result.stdout
     assert sorted(os.listdir(tmp_path / "exp" / "one")) == ["best.npz", "config.yaml", "last.npz", "metrics.jsonl"]
     assert not (tmp_path / "runs").exists()
 

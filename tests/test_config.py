@@ -90,6 +90,7 @@ def test_missing_config_in_a_folder_is_not_a_shipped_one(tmp_path, monkeypatch):
     ("model: 5\n", "model must be a mapping, got 5"),
     ("train:\n  lr: fast\n", "train.lr must be > 0, got 'fast'"),
     ("train:\n  lr: -1\n", "train.lr must be > 0, got -1"),
+    ("train:\n  lr: .inf\n", "train.lr must be finite, got inf"),
     ("train:\n  lr: 0\n", "train.lr must be > 0, got 0"),
     ("train:\n  lr: .nan\n", "train.lr must be > 0, got nan"),
     ("train:\n  lr: true\n", "train.lr must be > 0, got True"),
