@@ -137,17 +137,19 @@ class Workspace:
     def __init__(self):
         self.arrays = {}
 
-    def get(self, name, l, shape, dtype):
+    def get(self, name, l, shape, dtype, order):
         key = (name, l, shape)
         if key not in self.arrays:
-            self.arrays[key] = np.empty(shape, dtype=dtype)
+            self.arrays[key] = np.empty(shape, dtype=dtype, order=order)
         return self.arrays[key]
 
 
-def _empty(workspace, name, l, shape, dtype):
+def _empty(workspace, name, l, shape, dtype, order="F"):
+    """A new or reused array. Layer matrices (n_l, N) are stored in order "F" (example-major):
+    each example's column is contiguous, like the uint8 rows the batch was gathered from."""
     if workspace is None:
-        return np.empty(shape, dtype=dtype)
-    return workspace.get(name, l, shape, dtype)
+        return np.empty(shape, dtype=dtype, order=order)
+    return workspace.get(name, l, shape, dtype, order)
 
 
 # ----------------------------------------------------------------------------- network
@@ -166,7 +168,9 @@ class Network:
         self.activation = ACTIVATIONS[activation]
         self.head = HEADS[(output, loss)]
         self.dtype = np.dtype(dtype)
-        self.W = [None] + [np.zeros((n, m), self.dtype) for m, n in zip(self.sizes, self.sizes[1:])]
+        # W^l is stored input-major (order "F": (W^l)ᵀ is the contiguous array), so that every
+        # product below is a plain row-major GEMM with the long dimension first; see forward.
+        self.W = [None] + [np.zeros((n, m), self.dtype, order="F") for m, n in zip(self.sizes, self.sizes[1:])]
         self.b = [None] + [np.zeros((n, 1), self.dtype) for n in self.sizes[1:]]
 
     @property
@@ -215,7 +219,11 @@ class Network:
         N = A0.shape[1]
         for l in range(1, self.L + 1):
             shape = (self.sizes[l], N)
-            Zl = np.matmul(self.W[l], A[l - 1], out=_empty(workspace, "Z", l, shape, self.dtype))  # (n_l, N)
+            Zl = _empty(workspace, "Z", l, shape, self.dtype)                     # (n_l, N)
+            # Z = W A computed as Zᵀ = Aᵀ Wᵀ: with A, Z example-major and W input-major all
+            # three are C-contiguous, a plain GEMM with the batch as its long dimension.
+            # (Measured: the direct Δ Aᵀ for the full batch was 40x slower in 2-thread OpenBLAS.)
+            np.matmul(A[l - 1].T, self.W[l].T, out=Zl.T)
             Zl += self.b[l]                                   # b^l (n_l, 1) added to every column
             sigma = self.head.forward if l == self.L else self.activation.forward
             Z.append(Zl)
@@ -231,21 +239,22 @@ class Network:
 
         The 1/N of the mean is applied once, to Δᴸ: by linearity every Δ^l below and
         every gradient then carries it, and no extra pass over the gradients is needed.
+        Each product is written transposed, like the forward pass, for the memory layout.
         """
         L, N = self.L, Y.shape[1]
         dW, db = [None] * (L + 1), [None] * (L + 1)
         delta = self.head.delta(Z[L], A[L], Y, out=_empty(workspace, "delta", L, Y.shape, self.dtype))
         delta *= self.dtype.type(1.0 / N)                                      # (n_L, N) = Δᴸ / N
         for l in range(L, 0, -1):
-            dW[l] = np.matmul(delta, A[l - 1].T,
-                              out=_empty(workspace, "dW", l, self.W[l].shape, self.dtype))  # (n_l, n_{l-1})
+            dW[l] = _empty(workspace, "dW", l, self.W[l].shape, self.dtype)                      # (n_l, n_{l-1})
+            np.matmul(A[l - 1], delta.T, out=dW[l].T)                     # (∂C/∂W)ᵀ = A^{l-1} (Δ^l)ᵀ
             db[l] = np.sum(delta, axis=1, keepdims=True,
-                           out=_empty(workspace, "db", l, self.b[l].shape, self.dtype))     # (n_l, 1)
+                           out=_empty(workspace, "db", l, self.b[l].shape, self.dtype))          # (n_l, 1)
             if l > 1:
-                shape = (self.sizes[l - 1], N)
-                delta = np.matmul(self.W[l].T, delta,
-                                  out=_empty(workspace, "delta", l - 1, shape, self.dtype))  # (n_{l-1}, N)
-                delta *= self.activation.prime(Z[l - 1], A[l - 1])                           # ⊙ σ'(Z^{l-1})
+                previous = _empty(workspace, "delta", l - 1, (self.sizes[l - 1], N), self.dtype)
+                # (W^l)ᵀ Δ^l written as (Δᵀ W)ᵀ, again so the result comes out example-major.
+                delta = np.matmul(delta.T, self.W[l], out=previous.T).T                        # (n_{l-1}, N)
+                delta *= self.activation.prime(Z[l - 1], A[l - 1])                              # ⊙ σ'(Z^{l-1})
         return dW, db
 
     def cost(self, Z, A, Y):

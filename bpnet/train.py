@@ -160,11 +160,11 @@ class Batches:
         self.full = self.count == 1
         if self.full:
             self.A0 = scale_rows(split.images, dtype=self.dtype).T             # (784, N), made once
-            self.Y = np.zeros((N_CLASSES, n), self.dtype)
+            self.Y = np.zeros((N_CLASSES, n), self.dtype, order="F")
             self.Y[split.labels, np.arange(n)] = 1
         else:
             self.rows = np.empty((self.size, N_PIXELS), self.dtype)            # (B, 784)
-            self.Y = np.zeros((N_CLASSES, self.size), self.dtype)              # (10, B)
+            self.Y = np.zeros((N_CLASSES, self.size), self.dtype, order="F")   # (10, B), like A
 
     def order(self, rng):
         """This epoch's permutation (no draw for full batch: the order does not matter)."""

@@ -387,33 +387,38 @@ def summarise(runs, gemm, args):
         w = workload(name, args.tiny, args.epochs)
         row = {"workload": name, "threads": threads, "description": w.describe()}
         for impl in ("bpnet", "torch", "sklearn"):
-            mine = [r for r in runs if r["workload"] == name and r["threads"] == threads
-                    and r["impl"] == impl and "error" not in r]
+            mine = [r for r in runs if (r["workload"], r["threads"], r["impl"]) == (name, threads, impl)
+                    and "error" not in r]
             row[impl] = None if not mine else {
                 "seconds_per_epoch": median_epoch_seconds(mine),
                 "test_accuracy": [r["test_accuracy"] for r in mine],
                 "rss_mb": max(r["rss_mb"] for r in mine),
+                "n_train": mine[0]["n_train"],
             }
         bp, th = row["bpnet"], row["torch"]
         row["ratio_bpnet_torch"] = bp["seconds_per_epoch"] / th["seconds_per_epoch"] if bp and th else None
         if bp:
-            n_train = next(r["n_train"] for r in runs if r["workload"] == name and r["impl"] == "bpnet"
-                           and "error" not in r)
-            row["flops_per_epoch"] = flops_per_epoch(w.sizes, n_train)
-            row["bpnet_gflops"] = row["flops_per_epoch"] / bp["seconds_per_epoch"] / 1e9
             peak = gemm.get(threads, {}).get("peak_gflops")
+            row["flops_per_epoch"] = flops_per_epoch(w.sizes, bp["n_train"])
+            row["bpnet_gflops"] = row["flops_per_epoch"] / bp["seconds_per_epoch"] / 1e9
             row["peak_gflops"] = peak
             row["fraction_of_peak"] = row["bpnet_gflops"] / peak if peak else None
         rows.append(row)
     return rows
 
 
+def cpu_model():
+    """The CPU's model name from /proc/cpuinfo (Linux), else what platform says."""
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    return names[0] if names else platform.processor()
+
+
 def machine_info():
     """CPU, cores, library versions and numpy's BLAS configuration."""
     import numpy as np
 
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else None
     versions = {}
     for package in ("numpy", "torch", "scikit-learn", "bpnet"):
         try:
@@ -424,7 +429,7 @@ def machine_info():
         blas = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas")
     except TypeError:                                  # numpy < 1.25 has no mode=
         blas = None
-    return {"cpu": cpu, "cores": os.cpu_count(), "usable_cores": len(os.sched_getaffinity(0)),
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "usable_cores": len(os.sched_getaffinity(0)),
             "platform": platform.platform(), "python": platform.python_version(), "versions": versions,
             "numpy_blas": blas, "loadavg_at_start": os.getloadavg()}
 

@@ -1,0 +1,60 @@
+"""scripts/bench.py in its smoke mode: it runs, trains for real and writes a well-formed report.
+
+Only the structure and sanity of the numbers are checked, never how fast anything is.
+"""
+
+import importlib.util
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench.py"
+
+
+def positive(x):
+    return isinstance(x, (int, float)) and math.isfinite(x) and x > 0
+
+
+def test_tiny_benchmark_writes_a_report(mnist_gz_dir, tmp_path):
+    out = tmp_path / "tiny.json"
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--tiny", "--no-torch", "--no-sklearn", "--workloads", "W1,W3",
+         "--data-dir", str(mnist_gz_dir), "--out", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "| W1 " in proc.stdout and "| W3 " in proc.stdout          # the Markdown table
+
+    report = json.loads(out.read_text())
+    assert report["settings"]["threads"] == [1] and report["settings"]["tiny"] is True
+    assert report["machine"]["cores"] >= 1 and report["machine"]["versions"]["numpy"]
+    assert positive(report["gemm"]["1"]["peak_gflops"])
+
+    runs = report["runs"]
+    assert {(r["workload"], r["impl"]) for r in runs} == {("W1", "bpnet"), ("W3", "bpnet")}
+    for run in runs:
+        assert "error" not in run, run.get("error")
+        assert run["epoch_seconds"] and all(positive(s) for s in run["epoch_seconds"])
+        assert positive(run["rss_mb"])
+        assert run["test_accuracy"] > 0.5
+
+    rows = {row["workload"]: row for row in report["summary"]}
+    assert set(rows) == {"W1", "W3"}
+    for row in rows.values():
+        assert row["threads"] == 1
+        assert positive(row["bpnet"]["seconds_per_epoch"])
+        for key in ("flops_per_epoch", "bpnet_gflops", "peak_gflops", "fraction_of_peak"):
+            assert positive(row[key]), key
+        assert row["torch"] is None and row["sklearn"] is None and row["ratio_bpnet_torch"] is None
+    assert report["w4"] == [] and report["rss_default_config"] is None
+
+
+def test_flops_per_epoch_formula():
+    spec = importlib.util.spec_from_file_location("bench", SCRIPT)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    # layer 1: forward + weight gradient (4·N·n0·n1); later layers also Wᵀ Δ (6·N·n_{l-1}·n_l)
+    assert bench.flops_per_epoch((784, 128, 10), 1000) == 4 * 1000 * 784 * 128 + 6 * 1000 * 128 * 10
+    assert bench.median_epoch_seconds([{"epoch_seconds": [9.0, 1.0, 3.0]}, {"epoch_seconds": [5.0]}]) == 3.0
