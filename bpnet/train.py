@@ -252,9 +252,9 @@ def train(config, data=None, run_dir=None, resume=None, on_batch=None, on_epoch=
             epoch = state["epoch"] + 1
             if state["batch"] == 0:
                 state["epoch_rng"] = rng.bit_generator.state
+            started = time.perf_counter()
             order = batches.order(rng)
             loss_sum, correct, seen = state["sums"]
-            started = time.perf_counter()
             for i in range(state["batch"], batches.count):
                 optimizer.lr = learning_rate(t, state["step"], total_steps)
                 A0, Y, labels = batches.get(order, i)

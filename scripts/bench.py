@@ -535,7 +535,8 @@ def main(argv=None):
             elif name == "W4":
                 for _ in range(args.repeats):
                     record = run_cli_training(args, threads, args.w4_config, w4_overrides)
-                    log(f"  W4 threads={threads}: {record['status']}, {fmt(record.get('wall_seconds'), '.2f')} s")
+                    log(f"  W4 threads={threads}: {record['status']}"
+                        + (f", {record['wall_seconds']:.2f} s" if record["status"] == "ok" else ""))
                     report["w4"].append(record)
     if "RSS" in args.workloads:
         report["rss_default_config"] = run_cli_training(args, max(args.threads), "mnist", ["train.epochs=1"])
