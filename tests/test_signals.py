@@ -1,0 +1,61 @@
+"""Ctrl-C and SIGTERM on a real `bpnet train` process: save, exit 130/143, resume to the end."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from bpnet import checkpoint
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+
+
+def start_training(tmp_path, data_dir, run):
+    cmd = [sys.executable, "-m", "bpnet", "train", "--config", "mnist", "--data-dir", str(data_dir),
+           "--out", str(run), "--set", "model.hidden=[16]", "--set", "train.epochs=4",
+           "--set", "train.batch_size=16", "--set", "data.validation=1000"]
+    return subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_line(stream, prefix, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = stream.readline()
+        if line.startswith(prefix):
+            return line
+        if not line:
+            break
+    raise AssertionError(f"no line starting with {prefix!r}")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_saves_last_checkpoint_and_resume_finishes(tmp_path, mnist_gz_dir, signum):
+    run = tmp_path / "run"
+    process = start_training(tmp_path, mnist_gz_dir, run)
+    try:
+        wait_for_line(process.stdout, "epoch 1/4")
+        time.sleep(0.3)                                   # into epoch 2
+        process.send_signal(signum)
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 128 + signum, stderr
+    assert "Traceback" not in stderr
+    message = stderr.strip().splitlines()[-1]
+    assert message.startswith(f"Interrupted: interrupted by {signal.Signals(signum).name}; saved ")
+    assert str(run / "last.npz") in message and "--resume" in message
+    saved = checkpoint.load(run / "last.npz")
+    assert saved.meta["epoch"] >= 1 and saved.meta["step"] > 0
+
+    resumed = subprocess.run([sys.executable, "-m", "bpnet", "train", "--resume", str(run),
+                              "--data-dir", str(mnist_gz_dir)],
+                             cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    epochs = [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert epochs == [1, 2, 3, 4]
+    assert checkpoint.load(run / "last.npz").meta["epoch"] == 4
+    assert not [p for p in os.listdir(run) if p.endswith(".tmp")]
