@@ -24,7 +24,7 @@ class Group(click.Group):
     """Runs a command and maps bpnet's exceptions to a message and an exit code."""
 
     def invoke(self, ctx):
-        debug = "--debug" in sys.argv[1:] or ctx.params.get("debug")
+        debug = ctx.params.get("debug", False)
         try:
             return super().invoke(ctx)
         except Interrupted as exc:

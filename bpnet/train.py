@@ -20,12 +20,13 @@ import numpy as np
 
 from . import checkpoint
 from .data import N_CLASSES, N_PIXELS, load as load_data, resolve_data_dir, scale_rows
-from .errors import BpnetError, ConfigError, DivergedError, Interrupted
+from .errors import BpnetError, CheckpointError, ConfigError, DivergedError, Interrupted
 from .evaluate import evaluate
 from .network import Network, Workspace
 from .optim import make_optimizer
 
 RESUMABLE_OVERRIDES = ("train.epochs", "train.lr", "train.log_every")
+STATE_KEYS = ("epoch", "step", "batch", "sums", "epoch_rng", "best_val_accuracy", "best_epoch", "rng")
 
 
 @dataclass
@@ -234,11 +235,9 @@ def train(config, data=None, run_dir=None, resume=None, on_batch=None, on_epoch=
     else:
         network = resume.network
         optimizer.load_state(resume.optimizer_state)
-        state = {k: resume.meta[k] for k in ("epoch", "step", "batch", "sums", "epoch_rng",
-                                              "best_val_accuracy", "best_epoch")}
-        rng = _rng_from_state(resume.meta["rng"])
-        if state["batch"]:                   # stopped mid-epoch: replay this epoch's shuffle
-            rng = _rng_from_state(state["epoch_rng"])
+        state = {k: resume.meta[k] for k in STATE_KEYS if k != "rng"}
+        # Stopped mid-epoch: replay this epoch's shuffle from the state it started with.
+        rng = _rng_from_state(resume.meta["epoch_rng"] if state["batch"] else resume.meta["rng"])
 
     batches = Batches(data.train, t.batch_size, t.dtype)
     workspace = Workspace()
@@ -337,8 +336,15 @@ def load_for_resume(run_dir, overrides=()):
     if not last.is_file():
         raise ConfigError(f"{run_dir}: no last.npz to resume from")
     ckpt = checkpoint.load(last)
-    if "rng" not in ckpt.meta:
-        raise ConfigError(f"{last}: not a training checkpoint (it has no training state)")
+    missing = [key for key in STATE_KEYS if key not in ckpt.meta]
+    if missing:
+        raise CheckpointError(f"{last}: not a resumable training checkpoint (no {', '.join(missing)})")
+    try:
+        _rng_from_state(ckpt.meta["rng"])
+        if ckpt.meta["batch"]:
+            _rng_from_state(ckpt.meta["epoch_rng"])
+    except (TypeError, ValueError, KeyError):
+        raise CheckpointError(f"{last}: its random-generator state is damaged") from None
     for item in overrides:
         key = item.partition("=")[0].strip()
         if key not in RESUMABLE_OVERRIDES:

@@ -164,3 +164,18 @@ def test_real_mnist_one_epoch_learns(mnist_gz_dir, tmp_path):
     result = training.train(cfg, mnist, tmp_path / "run")
     assert result.history[0].val_accuracy > 0.9
     assert result.test["accuracy"] > 0.9
+
+
+def test_resume_refuses_a_checkpoint_without_training_state(data, tmp_path):
+    from bpnet.errors import CheckpointError
+
+    training.train(config(epochs=1), data, tmp_path / "run")
+    ckpt = checkpoint.load(tmp_path / "run" / "last.npz")
+    del ckpt.meta["sums"]
+    checkpoint.save(tmp_path / "run" / "last.npz", ckpt.network, ckpt.config, ckpt.meta)
+    with pytest.raises(CheckpointError, match="not a resumable training checkpoint"):
+        training.load_for_resume(tmp_path / "run")
+    ckpt.meta.update(sums=[0.0, 0, 0], rng={"bit_generator": "nonsense"})
+    checkpoint.save(tmp_path / "run" / "last.npz", ckpt.network, ckpt.config, ckpt.meta)
+    with pytest.raises(CheckpointError, match="random-generator state is damaged"):
+        training.load_for_resume(tmp_path / "run")
