@@ -8,6 +8,7 @@ reported epoch), ``last.npz`` (the latest state, resumable) and ``best.npz``
 
 import copy
 import json
+import math
 import os
 import signal
 import threading
@@ -192,7 +193,7 @@ def learning_rate(train_config, step, total_steps):
     which settles into a better minimum than a constant α in the same number of epochs.
     """
     if train_config.schedule == "cosine":
-        return train_config.lr * 0.5 * (1.0 + np.cos(np.pi * min(step, total_steps) / total_steps))
+        return train_config.lr * 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps))
     return train_config.lr
 
 
@@ -259,7 +260,7 @@ def train(config, data=None, run_dir=None, resume=None, on_batch=None, on_epoch=
                 A0, Y, labels = batches.get(order, i)
                 Z, A = network.forward(A0, workspace)
                 loss = network.cost(Z, A, Y)
-                if not np.isfinite(loss):
+                if not math.isfinite(loss):
                     raise _diverged(loss, epoch, state["step"] + 1, optimizer.lr, last_path)
                 dW, db = network.backward(Z, A, Y, workspace)
                 optimizer.step(params, [g for l in range(1, network.L + 1) for g in (dW[l], db[l])])
