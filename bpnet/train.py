@@ -203,11 +203,102 @@ def _rng_from_state(state):
     return rng
 
 
-def _save_state(path, network, config, optimizer, state, record=None):
-    meta = dict(state)
-    if record is not None:
-        meta["metrics"] = asdict(record)
-    checkpoint.save(path, network, config, meta=meta, optimizer_state=optimizer.state)
+class Run:
+    """One training run: the network, the optimiser, the data and the resumable state.
+
+    ``state`` is everything ``--resume`` needs besides the arrays: the epochs and steps
+    done, the position inside an interrupted epoch with its partial sums, the random
+    generator's state at the start of that epoch (to replay its shuffle) and now, and
+    the best validation accuracy so far.
+    """
+
+    def __init__(self, config, data, run_dir, resume=None):
+        self.config, self.data, self.t = config, data, config.train
+        self.run_dir = prepare_run_dir(run_dir, config)
+        link_latest(self.run_dir)
+        self.last_path, self.best_path = self.run_dir / "last.npz", self.run_dir / "best.npz"
+        self.optimizer = make_optimizer(self.t)
+        if resume is None:
+            self.rng = np.random.default_rng(self.t.seed)
+            self.network = build_network(config).initialise(config.model.init, self.rng)
+            self.state = {"epoch": 0, "step": 0, "batch": 0, "sums": [0.0, 0, 0],
+                          "epoch_rng": None, "best_val_accuracy": -1.0, "best_epoch": 0}
+            self.history = []
+        else:
+            self.network = resume.network
+            self.optimizer.load_state(resume.optimizer_state)
+            self.state = {k: resume.meta[k] for k in STATE_KEYS if k != "rng"}
+            # Stopped mid-epoch: replay this epoch's shuffle from the state it started with.
+            self.rng = _rng_from_state(resume.meta["epoch_rng"] if self.state["batch"] else resume.meta["rng"])
+            self.history = read_metrics(self.run_dir)
+        self.batches = Batches(data.train, self.t.batch_size, self.t.dtype)
+        self.workspace = Workspace()
+        self.params = self.network.parameters()
+        self.total_steps = self.t.epochs * self.batches.count
+
+    def step(self, A0, Y, labels):
+        """One gradient step on a batch; (cost, number classified correctly) before the step."""
+        network, state = self.network, self.state
+        self.optimizer.lr = learning_rate(self.t, state["step"], self.total_steps)
+        Z, A = network.forward(A0, self.workspace)
+        loss = network.cost(Z, A, Y)
+        if not math.isfinite(loss):
+            raise _diverged(loss, state["epoch"] + 1, state["step"] + 1, self.optimizer.lr, self.last_path)
+        dW, db = network.backward(Z, A, Y, self.workspace)
+        self.optimizer.step(self.params, [g for l in range(1, network.L + 1) for g in (dW[l], db[l])])
+        state["step"] += 1
+        return loss, int(np.count_nonzero(np.argmax(A[-1], axis=0) == labels))
+
+    def epoch(self, stop, on_batch=None):
+        """Train the rest of the current epoch; its (seconds, [loss sum, correct, seen]).
+
+        On a signal, saves the position inside the epoch and raises :class:`Interrupted`.
+        """
+        state, epoch = self.state, self.state["epoch"] + 1
+        if state["batch"] == 0:
+            state["epoch_rng"] = self.rng.bit_generator.state
+        started = time.perf_counter()
+        order = self.batches.order(self.rng)
+        sums = list(state["sums"])
+        for i in range(state["batch"], self.batches.count):
+            A0, Y, labels = self.batches.get(order, i)
+            loss, correct = self.step(A0, Y, labels)
+            sums = [sums[0] + loss * len(labels), sums[1] + correct, sums[2] + len(labels)]
+            if on_batch is not None:
+                on_batch(epoch, i + 1, self.batches.count, loss)
+            if stop.signum is not None and i + 1 < self.batches.count:
+                state.update(batch=i + 1, sums=sums)
+                self.save(self.last_path)
+                raise _interrupted(stop.signum, self.last_path, self.run_dir)
+        state.update(epoch=epoch, batch=0, sums=[0.0, 0, 0])
+        return time.perf_counter() - started, sums
+
+    def report(self, seconds, sums):
+        """Validate, save best.npz if it improved and last.npz, append to metrics.jsonl."""
+        state, data = self.state, self.data
+        val = evaluate(self.network, data.val) if len(data.val) else {"loss": float("nan"), "accuracy": 0.0}
+        record = EpochRecord(state["epoch"], state["step"], sums[0] / sums[2], sums[1] / sums[2],
+                             val["loss"], val["accuracy"], seconds, self.optimizer.lr)
+        # With no validation set every reported epoch counts as the best so far.
+        if val["accuracy"] > state["best_val_accuracy"] or not len(data.val):
+            state.update(best_val_accuracy=val["accuracy"], best_epoch=state["epoch"])
+            self.save(self.best_path, record)
+        self.save(self.last_path, record)
+        append_metrics(self.run_dir, record)
+        self.history.append(record)
+        return record
+
+    def save(self, path, record=None):
+        meta = dict(self.state, rng=self.rng.bit_generator.state)
+        if record is not None:
+            meta["metrics"] = asdict(record)
+        checkpoint.save(path, self.network, self.config, meta=meta, optimizer_state=self.optimizer.state)
+
+    def test(self):
+        """Loss and accuracy of best.npz on the test set (measured once, at the end)."""
+        result = evaluate(checkpoint.load(self.best_path).network, self.data.test)
+        result.pop("predictions")
+        return result
 
 
 def train(config, data=None, run_dir=None, resume=None, on_batch=None, on_epoch=None,
@@ -220,89 +311,23 @@ def train(config, data=None, run_dir=None, resume=None, on_batch=None, on_epoch=
     on_batch(epoch, batch, n_batches, loss) and on_epoch(record) report progress.
     """
     if data is None:
-        data = load_data(config.data.dataset, resolve_data_dir(data_dir, config.data.dir), config.data.validation,
-                         config.train.seed, progress=progress)
+        data = load_data(config.data.dataset, resolve_data_dir(data_dir, config.data.dir),
+                         config.data.validation, config.train.seed, progress=progress)
+    run = Run(config, data, run_dir or new_run_dir("run"), resume)
     t = config.train
-    run_dir = prepare_run_dir(run_dir or new_run_dir("run"), config)
-    link_latest(run_dir)
-    last_path, best_path = run_dir / "last.npz", run_dir / "best.npz"
-
-    optimizer = make_optimizer(t)
-    if resume is None:
-        rng = np.random.default_rng(t.seed)
-        network = build_network(config).initialise(config.model.init, rng)
-        state = {"epoch": 0, "step": 0, "batch": 0, "sums": [0.0, 0, 0],
-                 "epoch_rng": None, "best_val_accuracy": -1.0, "best_epoch": 0}
-    else:
-        network = resume.network
-        optimizer.load_state(resume.optimizer_state)
-        state = {k: resume.meta[k] for k in STATE_KEYS if k != "rng"}
-        # Stopped mid-epoch: replay this epoch's shuffle from the state it started with.
-        rng = _rng_from_state(resume.meta["epoch_rng"] if state["batch"] else resume.meta["rng"])
-
-    batches = Batches(data.train, t.batch_size, t.dtype)
-    workspace = Workspace()
-    params = network.parameters()
-    total_steps = t.epochs * batches.count
-    history = read_metrics(run_dir) if resume is not None else []
-
-    # A diverging run overflows on its way to NaN; the loss check below reports it once.
+    # A diverging run overflows on its way to NaN; the loss check in Run.step reports it once.
     with StopFlag() as stop, np.errstate(over="ignore", invalid="ignore"):
-        while state["epoch"] < t.epochs:
-            epoch = state["epoch"] + 1
-            if state["batch"] == 0:
-                state["epoch_rng"] = rng.bit_generator.state
-            started = time.perf_counter()
-            order = batches.order(rng)
-            loss_sum, correct, seen = state["sums"]
-            for i in range(state["batch"], batches.count):
-                optimizer.lr = learning_rate(t, state["step"], total_steps)
-                A0, Y, labels = batches.get(order, i)
-                Z, A = network.forward(A0, workspace)
-                loss = network.cost(Z, A, Y)
-                if not math.isfinite(loss):
-                    raise _diverged(loss, epoch, state["step"] + 1, optimizer.lr, last_path)
-                dW, db = network.backward(Z, A, Y, workspace)
-                optimizer.step(params, [g for l in range(1, network.L + 1) for g in (dW[l], db[l])])
-                n = len(labels)
-                loss_sum += loss * n
-                correct += int(np.count_nonzero(np.argmax(A[-1], axis=0) == labels))
-                seen += n
-                state["step"] += 1
-                if on_batch is not None:
-                    on_batch(epoch, i + 1, batches.count, loss)
-                if stop.signum is not None and i + 1 < batches.count:
-                    state.update(batch=i + 1, sums=[loss_sum, correct, seen], rng=rng.bit_generator.state)
-                    _save_state(last_path, network, config, optimizer, state)
-                    raise _interrupted(stop.signum, last_path, run_dir)
-            seconds = time.perf_counter() - started
-            state.update(epoch=epoch, batch=0, sums=[0.0, 0, 0])
-
-            record = None
+        while run.state["epoch"] < t.epochs:
+            seconds, sums = run.epoch(stop, on_batch)
+            epoch = run.state["epoch"]
+            # A signal at the end of an epoch still reports it, which saves last.npz.
             if epoch % t.log_every == 0 or epoch == t.epochs or stop.signum is not None:
-                val = evaluate(network, data.val) if len(data.val) else {"loss": float("nan"), "accuracy": 0.0}
-                record = EpochRecord(epoch, state["step"], loss_sum / seen, correct / seen,
-                                     val["loss"], val["accuracy"], seconds, optimizer.lr)
-                # With no validation set every reported epoch counts as the best so far.
-                if val["accuracy"] > state["best_val_accuracy"] or not len(data.val):
-                    state.update(best_val_accuracy=val["accuracy"], best_epoch=epoch)
-                    _save_state(best_path, network, config, optimizer, {**state, "rng": rng.bit_generator.state}, record)
-                state["rng"] = rng.bit_generator.state
-                _save_state(last_path, network, config, optimizer, state, record)
-                append_metrics(run_dir, record)
-                history.append(record)
+                record = run.report(seconds, sums)
                 if on_epoch is not None:
                     on_epoch(record)
             if stop.signum is not None:
-                if record is None:
-                    state["rng"] = rng.bit_generator.state
-                    _save_state(last_path, network, config, optimizer, state)
-                raise _interrupted(stop.signum, last_path, run_dir)
-
-    best = checkpoint.load(best_path)
-    test = evaluate(best.network, data.test)
-    test.pop("predictions")
-    return Result(run_dir, history, best_path, last_path, state["best_epoch"], test)
+                raise _interrupted(stop.signum, run.last_path, run.run_dir)
+    return Result(run.run_dir, run.history, run.best_path, run.last_path, run.state["best_epoch"], run.test())
 
 
 def _diverged(loss, epoch, step, lr, last_path):
