@@ -278,7 +278,9 @@ def predict(images, checkpoint_path, top_k, as_json):
         try:
             pixels = load_image(path)
         except ImageError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            if len(images) == 1:
+                raise
+            click.echo(f"Error: {exc}", err=True)      # report it, and go on with the others
             failures.append(path)
             continue
         A0 = scale_rows(pixels.reshape(1, -1), dtype=network.dtype).T           # (784, 1)
