@@ -210,14 +210,18 @@ def test_train_with_no_data_and_no_network(tmp_path, sandbox):
     assert not (tmp_path / "runs").exists()                    # no run folder for a run that never started
 
 
-@pytest.fixture
-def data_copy(real, tmp_path):
-    """A writable copy of the real files in tmp_path/d."""
-    folder = tmp_path / "d"
+def copy_real_files(real, folder):
+    """Copy the four real .gz files into a new ``folder``; it."""
     folder.mkdir()
     for name in data.FILES:
         shutil.copyfile(real / (name + ".gz"), folder / (name + ".gz"))
     return folder
+
+
+@pytest.fixture
+def data_copy(real, tmp_path):
+    """A writable copy of the real files in tmp_path/d."""
+    return copy_real_files(real, tmp_path / "d")
 
 
 def test_train_with_truncated_gz(data_copy):
@@ -349,10 +353,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture
 def http_mirror(tmp_path, real):
     """A local HTTP server over a copy of the real MNIST files; ``stop()`` takes it down."""
-    root = tmp_path / "mirror"
-    root.mkdir()
-    for name in data.FILES:
-        shutil.copyfile(real / (name + ".gz"), root / (name + ".gz"))
+    root = copy_real_files(real, tmp_path / "mirror")
     server = http.server.ThreadingHTTPServer(
         ("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(root)))
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
