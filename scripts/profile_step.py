@@ -1,0 +1,72 @@
+"""Where a training step's time goes: gather, forward, cost, backward, update, metrics.
+
+Runs bpnet's own pieces (Batches, Network.forward/backward, the optimiser) on real
+MNIST, exactly as bpnet.train.Run.step does, with a timer around each phase.
+
+    python scripts/profile_step.py --hidden 800,800          # W2
+    OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 python scripts/profile_step.py --hidden 128
+    python scripts/profile_step.py --hidden 800,800 --no-update   # the update's effect on the products
+"""
+
+import argparse
+import os
+import time
+
+import numpy as np
+
+from bpnet import data, train
+from bpnet.config import from_dict
+from bpnet.network import Workspace
+from bpnet.optim import make_optimizer
+
+PHASES = ("gather", "forward", "cost", "backward", "update", "metrics")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hidden", default="800,800", help="hidden widths, comma-separated")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--no-update", action="store_true", help="skip the optimiser step")
+    parser.add_argument("--data-dir", default=os.environ.get("BPNET_DATA_DIR", "../shared/data/mnist"))
+    args = parser.parse_args()
+
+    mnist = data.load("mnist", args.data_dir, validation=5000, seed=0, download=False)
+    hidden = [int(n) for n in args.hidden.split(",") if n]
+    config = from_dict({"model": {"hidden": hidden}, "train": {"lr": 0.05, "optimizer": "momentum"}})
+    network = train.build_network(config).initialise("he", np.random.default_rng(0))
+    optimizer, workspace, params = make_optimizer(config.train), Workspace(), network.parameters()
+    batches = train.Batches(mnist.train, args.batch_size, np.float32)
+    order = batches.order(np.random.default_rng(0))
+
+    totals = dict.fromkeys(PHASES, 0.0)
+    for i in range(args.warmup + args.steps):
+        marks = [time.perf_counter()]
+        A0, Y, labels = batches.get(order, i % batches.count)
+        marks.append(time.perf_counter())
+        Z, A = network.forward(A0, workspace)
+        marks.append(time.perf_counter())
+        network.cost(Z, A, Y)
+        marks.append(time.perf_counter())
+        dW, db = network.backward(Z, A, Y, workspace)
+        marks.append(time.perf_counter())
+        if not args.no_update:
+            optimizer.step(params, [g for l in range(1, network.L + 1) for g in (dW[l], db[l])])
+        marks.append(time.perf_counter())
+        int(np.count_nonzero(np.argmax(A[-1], axis=0) == labels))
+        marks.append(time.perf_counter())
+        if i >= args.warmup:
+            for phase, start, end in zip(PHASES, marks, marks[1:]):
+                totals[phase] += end - start
+
+    step = sum(totals.values()) / args.steps
+    threads = os.environ.get("OPENBLAS_NUM_THREADS", "default")
+    print(f"{network.describe()}, batch {args.batch_size}, BLAS threads {threads}: {step * 1e3:.3f} ms/step")
+    for phase in PHASES:
+        share = totals[phase] / args.steps
+        print(f"  {phase:<9} {share * 1e3:7.3f} ms  {share / step:5.1%}")
+
+
+if __name__ == "__main__":
+    main()
