@@ -153,8 +153,9 @@ def train(config_path, overrides, out, data_dir, resume, quiet):
     """Train a network by backpropagation and save checkpoints.
 
     Writes RUN/config.yaml, RUN/metrics.jsonl, RUN/last.npz and RUN/best.npz
-    (best validation accuracy); runs/latest points to the newest run. Ctrl-C
-    saves RUN/last.npz and exits 130; --resume RUN continues from it.
+    (best validation accuracy); a `latest` link beside RUN points to it. Ctrl-C
+    (SIGTERM) saves RUN/last.npz and exits 130 (143); --resume RUN continues
+    from it.
 
     \b
     Examples:
