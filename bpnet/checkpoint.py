@@ -7,8 +7,6 @@ with ``allow_pickle=False``; everything read is validated before it is used.
 """
 
 import json
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +17,7 @@ from . import __version__
 from .config import from_dict
 from .data import N_CLASSES, N_PIXELS
 from .errors import BpnetError, CheckpointError, ConfigError
+from .files import atomic_write
 from .network import Network
 
 FORMAT = 1
@@ -30,35 +29,6 @@ class Checkpoint:
     config: object                      # bpnet.config.Config
     meta: dict = field(default_factory=dict)
     optimizer_state: dict = field(default_factory=dict)
-
-
-def atomic_write(path, write):
-    """Call ``write(file)`` on a temporary file beside ``path``, then move it into place.
-
-    A crash, a full disk or Ctrl-C never leaves a half-written ``path``: the old
-    file stays as it was and the temporary file is removed.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())       # mkstemp makes 0600; give the usual permissions
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def save(path, network, config, meta=None, optimizer_state=None):
@@ -128,7 +98,7 @@ def _check_parameters(path, arrays, sizes):
                 f"{path}: W{l} {W.shape} and b{l} {b.shape} do not match the layer sizes "
                 f"{'-'.join(map(str, sizes))}; expected ({sizes[l]}, {sizes[l - 1]}) and ({sizes[l]}, 1)"
             )
-    if arrays["W1"].dtype != arrays[f"W{L}"].dtype:
+    if len({arrays[f"{k}{l}"].dtype for k in "Wb" for l in range(1, L + 1)}) != 1:
         raise CheckpointError(f"{path}: the layers do not share one dtype")
     if f"W{L + 1}" in arrays:
         raise CheckpointError(f"{path}: has more layers than its config describes")

@@ -15,7 +15,7 @@ import click
 import numpy as np
 
 from . import __version__
-from .errors import BpnetError, Interrupted
+from .errors import BpnetError, CheckpointError, DataError, ImageError, Interrupted
 
 DEFAULT_CHECKPOINT = "runs/latest/best.npz"
 
@@ -42,6 +42,15 @@ class Group(click.Group):
         except KeyboardInterrupt:
             click.echo("Interrupted: nothing was being saved; stopped.", err=True)
             ctx.exit(130)
+        except (OSError, MemoryError) as exc:
+            # The last resort for what the library could not foresee (a folder it may not
+            # read, a name too long, a network too large for memory): still one line.
+            if debug:
+                traceback.print_exc()
+            where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            click.echo(f"Error: {where}{reason}", err=True)
+            ctx.exit(1)
 
 
 def _show_progress(quiet):
@@ -100,10 +109,11 @@ def download(dataset, data_dir, quiet):
 # ----------------------------------------------------------------------------- train
 
 def _epoch_line(record, epochs):
+    val = ("val –" if record.val_loss is None
+           else f"val loss {record.val_loss:.4f} acc {record.val_accuracy:6.2%}")
     return (f"epoch {record.epoch:>{len(str(epochs))}}/{epochs}  "
             f"train loss {record.train_loss:.4f} acc {record.train_accuracy:6.2%}  "
-            f"val loss {record.val_loss:.4f} acc {record.val_accuracy:6.2%}  "
-            f"{record.seconds:6.2f} s")
+            f"{val}  {record.seconds:6.2f} s")
 
 
 class TrainReporter:
@@ -137,9 +147,9 @@ class TrainReporter:
 
 
 @cli.command()
-@click.option("--config", "config_path", default="mnist",
+@click.option("--config", "config_path", default=None,
               help="A YAML file, or the name of a shipped config (mnist, fast, seed-fullbatch, "
-                   "sigmoid-mse, fashion-mnist).")
+                   "sigmoid-mse, fashion-mnist).  [default: mnist]")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a config key, e.g. --set train.lr=0.1 --set model.hidden=[256,128]. Repeatable.")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
@@ -159,8 +169,8 @@ def train(config_path, overrides, out, data_dir, resume, quiet):
 
     \b
     Examples:
-      bpnet train --config configs/mnist.yaml
-      bpnet train --config mnist --set train.epochs=5 --set model.hidden=[256,128]
+      bpnet train --config mnist
+      bpnet train --config my-config.yaml --set train.epochs=5 --set model.hidden=[256,128]
       bpnet train --resume runs/latest --set train.epochs=20
     """
     from . import config as config_module
@@ -168,11 +178,16 @@ def train(config_path, overrides, out, data_dir, resume, quiet):
     from .data import load as load_data, resolve_data_dir
 
     if resume:
+        if config_path or out:
+            raise click.UsageError("--resume takes the config and the folder from RUN; "
+                                   "drop --config and --out (use --set train.epochs=N to extend)")
         ckpt, config = training.load_for_resume(resume, overrides)
         run_dir = Path(resume).resolve() if Path(resume).is_symlink() else Path(resume)
     else:
+        config_path = config_path or "mnist"
         ckpt, config = None, config_module.load(config_path, overrides)
         run_dir = Path(out) if out else training.new_run_dir(config_module.config_name(config_path))
+        training.check_new_run_dir(run_dir)
 
     show = _show_progress(quiet)
     data = load_data(config.data.dataset, resolve_data_dir(data_dir, config.data.dir), config.data.validation,
@@ -229,6 +244,8 @@ def evaluate(checkpoint_path, split, data_dir, as_json):
     c = ckpt.config
     data = load_data(c.data.dataset, resolve_data_dir(data_dir, c.data.dir), c.data.validation, c.train.seed,
                      progress=_tqdm_factory(_show_progress(as_json)))
+    if not len(getattr(data, split)):
+        raise DataError(f"{checkpoint_path}: the {split} split is empty (trained with data.validation 0)")
     result = report(ckpt.network, getattr(data, split))
     if as_json:
         click.echo(json.dumps({"checkpoint": str(checkpoint_path), "dataset": data.name, "split": split,
@@ -267,7 +284,6 @@ def predict(images, checkpoint_path, top_k, as_json):
     """
     from . import checkpoint
     from .data import scale_rows
-    from .errors import CheckpointError, ImageError
     from .images import load_image
 
     if not Path(checkpoint_path).exists():
@@ -334,11 +350,9 @@ def gradcheck(config_path, overrides, entries, examples, tolerance):
     for name, error, n in check(network, A0, Y, entries=entries, rng=rng):
         worst = max(worst, error)
         click.echo(f"  {name:>4}  {n:>5} entries  relative error {error:.2e}")
-    ok = worst <= tolerance
-    click.echo(f"{'passed' if ok else 'FAILED'}: largest relative error {worst:.2e} "
-               f"({'<=' if ok else '>'} {tolerance:g})")
-    if not ok:
-        raise SystemExit(1)
+    if worst > tolerance:
+        raise BpnetError(f"gradient check failed: largest relative error {worst:.2e} > {tolerance:g}")
+    click.echo(f"passed: largest relative error {worst:.2e} (<= {tolerance:g})")
 
 
 def main():

@@ -168,8 +168,8 @@ def read_verified(path, filename, dataset):
     return raw
 
 
-def missing_files(data_dir, dataset):
-    """The dataset's file names not present in ``data_dir`` (in either form)."""
+def missing_files(data_dir):
+    """The file names of the four IDX files not present in ``data_dir`` (in either form)."""
     return [name for name in FILES if find_file(data_dir, name) is None]
 
 
@@ -269,7 +269,7 @@ def load(dataset="mnist", data_dir=None, validation=5000, seed=0, download=True,
     """
     ds = get_dataset(dataset)
     data_dir = resolve_data_dir(data_dir)
-    if download and missing_files(data_dir, ds):
+    if download and missing_files(data_dir):
         from .download import download as fetch
 
         fetch(ds.name, data_dir, progress=progress)

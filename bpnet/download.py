@@ -14,7 +14,6 @@ The library never prints: pass ``progress=tqdm.tqdm`` to see progress bars.
 """
 
 import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import urllib3
 
 from . import data
 from .errors import DataError, DownloadError
+from .files import remove_quietly, temp_file_beside
 
 CHUNK_BYTES = 1 << 16
 
@@ -72,6 +72,8 @@ def download(dataset_name, data_dir, progress=None, session=None, *,
 
 
 def _make_dir(data_dir):
+    if data_dir.exists() and not data_dir.is_dir():
+        raise DataError(f"{data_dir}: is a file, not a data folder")
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -126,7 +128,7 @@ def _with_retries(fetch, options):
 def _fetch(url, target, name, dataset, session, options):
     """One attempt: stream ``url`` into a temporary file, verify it, move it to ``target``."""
     try:
-        fd, part = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+        fd, part = temp_file_beside(target, suffix=".part")
     except OSError as exc:
         raise DownloadError(f"cannot write to {target.parent}: {exc.strerror or exc}") from None
     try:
@@ -135,18 +137,11 @@ def _fetch(url, target, name, dataset, session, options):
         _verify(Path(part).read_bytes(), name, dataset)
         os.replace(part, target)
     except OSError as exc:  # the network's errors are _Failed by now: this one is local
-        _remove(part)
+        remove_quietly(part)
         raise DownloadError(f"cannot write {target}: {exc.strerror or exc}") from None
     except BaseException:  # including KeyboardInterrupt: never leave a partial file
-        _remove(part)
+        remove_quietly(part)
         raise
-
-
-def _remove(path):
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 def _stream(url, out, name, session, options):

@@ -160,7 +160,7 @@ def _gray_alpha(image):
 
 def _wide_gray(image):
     """Integer (16/32-bit) or float images to gray in [0, 255], float32 (H, W)."""
-    values = np.asarray(image, dtype=np.float64)
+    values = np.nan_to_num(np.asarray(image, dtype=np.float64), nan=0.0, posinf=255.0, neginf=0.0)
     peak = values.max(initial=0.0)
     if image.mode.startswith("I;16") or (image.mode == "I" and peak > 255):
         values = values / 257.0  # 16-bit range: 65535 -> 255

@@ -127,7 +127,7 @@ HEADS = {cls.name: cls for cls in (SoftmaxCrossEntropy, SigmoidMSE)}
 # ----------------------------------------------------------------------------- buffers
 
 class Workspace:
-    """Arrays reused from one training step to the next, so a step allocates nothing.
+    """Arrays reused from one training step to the next, so a step allocates no large arrays.
 
     Without a workspace every call allocates fresh arrays, which is what a notebook
     wants; the training loop passes one because allocation and page faults cost
@@ -221,8 +221,8 @@ class Network:
             shape = (self.sizes[l], N)
             Zl = _empty(workspace, "Z", l, shape, self.dtype)                     # (n_l, N)
             # Z = W A computed as Zᵀ = Aᵀ Wᵀ: with A, Z example-major and W input-major all
-            # three are C-contiguous, a plain GEMM with the batch as its long dimension.
-            # (Measured: the direct Δ Aᵀ for the full batch was 40x slower in 2-thread OpenBLAS.)
+            # three are C-contiguous, a plain GEMM with the batch as its long dimension
+            # (scripts/gemm_layouts.py measures each product in each layout).
             np.matmul(A[l - 1].T, self.W[l].T, out=Zl.T)
             Zl += self.b[l]                                   # b^l (n_l, 1) added to every column
             sigma = self.head.forward if l == self.L else self.activation.forward
@@ -247,7 +247,9 @@ class Network:
         delta *= self.dtype.type(1.0 / N)                                      # (n_L, N) = Δᴸ / N
         for l in range(L, 0, -1):
             dW[l] = _empty(workspace, "dW", l, self.W[l].shape, self.dtype)                      # (n_l, n_{l-1})
-            np.matmul(A[l - 1], delta.T, out=dW[l].T)                     # (∂C/∂W)ᵀ = A^{l-1} (Δ^l)ᵀ
+            # (∂C/∂W)ᵀ = A^{l-1} (Δ^l)ᵀ: under load, 2-thread OpenBLAS ran the direct Δ Aᵀ
+            # of the full batch 40x slower than this form.
+            np.matmul(A[l - 1], delta.T, out=dW[l].T)
             db[l] = np.sum(delta, axis=1, keepdims=True,
                            out=_empty(workspace, "db", l, self.b[l].shape, self.dtype))          # (n_l, 1)
             if l > 1:

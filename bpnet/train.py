@@ -23,6 +23,7 @@ from . import checkpoint
 from .data import N_CLASSES, N_PIXELS, load as load_data, resolve_data_dir, scale_rows
 from .errors import BpnetError, CheckpointError, ConfigError, DivergedError, Interrupted
 from .evaluate import evaluate
+from .files import atomic_write
 from .network import Network, Workspace
 from .optim import make_optimizer
 
@@ -38,8 +39,8 @@ class EpochRecord:
     step: int
     train_loss: float
     train_accuracy: float
-    val_loss: float
-    val_accuracy: float
+    val_loss: "float | None"        # None without a validation set
+    val_accuracy: "float | None"
     seconds: float          # training only, without validation
     lr: float
 
@@ -71,6 +72,8 @@ def link_latest(run_dir):
     """Point ``<parent>/latest`` at ``run_dir`` (a relative symlink, replaced atomically)."""
     run_dir = Path(run_dir)
     link = run_dir.parent / "latest"
+    if run_dir.name == "latest" or (link.exists() and not link.is_symlink()):
+        return              # never replace a folder or file that someone named "latest"
     tmp = run_dir.parent / f".latest.{os.getpid()}"
     try:
         if tmp.is_symlink():
@@ -81,12 +84,20 @@ def link_latest(run_dir):
         pass   # a filesystem without symlinks: `latest` is a convenience, not the record
 
 
+def check_new_run_dir(run_dir):
+    """A new run must not write into a folder that already holds files (another run's)."""
+    run_dir = Path(run_dir)
+    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+        raise ConfigError(f"{run_dir}: already exists and is not empty; "
+                          f"continue it with --resume {run_dir} or choose another --out")
+
+
 def prepare_run_dir(run_dir, config):
     """Create the run folder and write its config.yaml."""
     run_dir = Path(run_dir)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
-        checkpoint.atomic_write(run_dir / "config.yaml", lambda f: f.write(config.to_yaml().encode()))
+        atomic_write(run_dir / "config.yaml", lambda f: f.write(config.to_yaml().encode()))
     except OSError as exc:
         raise BpnetError(f"{run_dir}: cannot create the run folder ({exc.strerror or exc})") from None
     return run_dir
@@ -105,7 +116,13 @@ def read_metrics(run_dir):
     path = Path(run_dir) / "metrics.jsonl"
     if not path.exists():
         return []
-    return [EpochRecord(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
+    records = []
+    for n, line in enumerate(path.read_text().splitlines(), start=1):
+        try:
+            records.append(EpochRecord(**json.loads(line)))
+        except (ValueError, TypeError):
+            raise CheckpointError(f"{path}: line {n} is damaged") from None
+    return records
 
 
 # ----------------------------------------------------------------------------- signals
@@ -234,6 +251,8 @@ class Run:
         self.batches = Batches(data.train, self.t.batch_size, self.t.dtype)
         self.workspace = Workspace()
         self.params = self.network.parameters()
+        if resume is not None:
+            _check_resumable(self.last_path, resume, self.batches, self.optimizer, self.params)
         self.total_steps = self.t.epochs * self.batches.count
 
     def step(self, A0, Y, labels):
@@ -243,7 +262,8 @@ class Run:
         Z, A = network.forward(A0, self.workspace)
         loss = network.cost(Z, A, Y)
         if not math.isfinite(loss):
-            raise _diverged(loss, state["epoch"] + 1, state["step"] + 1, self.optimizer.lr, self.last_path)
+            raise _diverged(f"the loss became {loss}", state["epoch"] + 1, state["step"] + 1,
+                            self.optimizer.lr, self.last_path)
         dW, db = network.backward(Z, A, Y, self.workspace)
         self.optimizer.step(self.params, [g for l in range(1, network.L + 1) for g in (dW[l], db[l])])
         state["step"] += 1
@@ -276,12 +296,17 @@ class Run:
     def report(self, seconds, sums):
         """Validate, save best.npz if it improved and last.npz, append to metrics.jsonl."""
         state, data = self.state, self.data
-        val = evaluate(self.network, data.val) if len(data.val) else {"loss": float("nan"), "accuracy": 0.0}
+        val = evaluate(self.network, data.val) if len(data.val) else {"loss": None, "accuracy": None}
+        # The epoch's last step may have broken the weights after its loss was checked.
+        finite = val["loss"] is None or math.isfinite(val["loss"])
+        if not (finite and all(np.isfinite(p).all() for _, p in self.params)):
+            raise _diverged("the weights or the validation loss became NaN or infinite", state["epoch"],
+                            state["step"], self.optimizer.lr, self.last_path)
         record = EpochRecord(state["epoch"], state["step"], sums[0] / sums[2], sums[1] / sums[2],
                              val["loss"], val["accuracy"], seconds, self.optimizer.lr)
         # With no validation set every reported epoch counts as the best so far.
-        if val["accuracy"] > state["best_val_accuracy"] or not len(data.val):
-            state.update(best_val_accuracy=val["accuracy"], best_epoch=state["epoch"])
+        if val["accuracy"] is None or val["accuracy"] > state["best_val_accuracy"]:
+            state.update(best_val_accuracy=val["accuracy"] or 0.0, best_epoch=state["epoch"])
             self.save(self.best_path, record)
         self.save(self.last_path, record)
         append_metrics(self.run_dir, record)
@@ -313,28 +338,33 @@ def train(config, data=None, run_dir=None, resume=None, on_batch=None, on_epoch=
     if data is None:
         data = load_data(config.data.dataset, resolve_data_dir(data_dir, config.data.dir),
                          config.data.validation, config.train.seed, progress=progress)
-    run = Run(config, data, run_dir or new_run_dir("run"), resume)
+    run_dir = run_dir or new_run_dir("run")
+    if resume is None:
+        check_new_run_dir(run_dir)
+    run = Run(config, data, run_dir, resume)
     t = config.train
     # A diverging run overflows on its way to NaN; the loss check in Run.step reports it once.
     with StopFlag() as stop, np.errstate(over="ignore", invalid="ignore"):
         while run.state["epoch"] < t.epochs:
             seconds, sums = run.epoch(stop, on_batch)
             epoch = run.state["epoch"]
-            # A signal at the end of an epoch still reports it, which saves last.npz.
-            if epoch % t.log_every == 0 or epoch == t.epochs or stop.signum is not None:
+            if epoch % t.log_every == 0 or epoch == t.epochs:
                 record = run.report(seconds, sums)
                 if on_epoch is not None:
                     on_epoch(record)
+            elif stop.signum is not None:
+                run.save(run.last_path)          # what an uninterrupted run would not have reported
             if stop.signum is not None:
                 raise _interrupted(stop.signum, run.last_path, run.run_dir)
-    return Result(run.run_dir, run.history, run.best_path, run.last_path, run.state["best_epoch"], run.test())
+        test = run.test()
+    return Result(run.run_dir, run.history, run.best_path, run.last_path, run.state["best_epoch"], test)
 
 
-def _diverged(loss, epoch, step, lr, last_path):
+def _diverged(what, epoch, step, lr, last_path):
     saved = (f"the last good checkpoint {last_path} is untouched" if last_path.exists()
              else "no checkpoint had been saved yet")
     return DivergedError(
-        f"training diverged: the loss became {loss} at epoch {epoch}, step {step} with learning rate {lr}; "
+        f"training diverged: {what} at epoch {epoch}, step {step} with learning rate {lr}; "
         f"{saved}; try a smaller train.lr"
     )
 
@@ -365,15 +395,45 @@ def load_for_resume(run_dir, overrides=()):
     missing = [key for key in STATE_KEYS if key not in ckpt.meta]
     if missing:
         raise CheckpointError(f"{last}: not a resumable training checkpoint (no {', '.join(missing)})")
-    try:
-        _rng_from_state(ckpt.meta["rng"])
-        if ckpt.meta["batch"]:
-            _rng_from_state(ckpt.meta["epoch_rng"])
-    except (TypeError, ValueError, KeyError):
-        raise CheckpointError(f"{last}: its random-generator state is damaged") from None
+    _check_state(last, ckpt.meta)
     for item in overrides:
         key = item.partition("=")[0].strip()
         if key not in RESUMABLE_OVERRIDES:
             raise ConfigError(f"--set {key} cannot change when resuming; only {', '.join(RESUMABLE_OVERRIDES)} can")
     config = from_dict(apply_overrides(copy.deepcopy(ckpt.config.to_dict()), overrides))
+    if config.train.epochs < ckpt.meta["epoch"]:
+        raise ConfigError(f"train.epochs={config.train.epochs} is fewer than the {ckpt.meta['epoch']} "
+                          f"epochs {run_dir} has already trained")
     return ckpt, config
+
+
+def _check_resumable(path, resume, batches, optimizer, params):
+    """The saved position and optimiser state fit this data and this network."""
+    if resume.meta["batch"] >= batches.count:
+        raise CheckpointError(f"{path}: saved at batch {resume.meta['batch']} of an epoch of {batches.count}")
+    shapes = {name: (p.shape, p.dtype) for name, p in params}
+    for key, value in optimizer.state.items():
+        name = key.partition("_")[2]
+        if key != "t" and (name not in shapes or (value.shape, value.dtype) != shapes[name]):
+            raise CheckpointError(f"{path}: optimiser state {key} does not fit the network")
+
+
+def _is_count(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _check_state(path, meta):
+    """The training state in a checkpoint's metadata has the types and ranges train() relies on."""
+    sums = meta["sums"]
+    ok = (all(_is_count(meta[k]) for k in ("epoch", "step", "batch", "best_epoch"))
+          and isinstance(meta["best_val_accuracy"], (int, float))
+          and isinstance(sums, list) and len(sums) == 3
+          and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in sums))
+    if not ok:
+        raise CheckpointError(f"{path}: its training state is damaged")
+    try:
+        _rng_from_state(meta["rng"])
+        if meta["batch"]:
+            _rng_from_state(meta["epoch_rng"])
+    except (TypeError, ValueError, KeyError):
+        raise CheckpointError(f"{path}: its random-generator state is damaged") from None

@@ -421,7 +421,8 @@ def test_gradcheck_fails_with_exit_1_on_an_impossible_tolerance(tmp_path):
     (tmp_path / "tiny.yaml").write_text("model:\n  hidden: []\n")
     result = invoke("gradcheck", "--config", "tiny.yaml", "--tolerance", "0")
     assert result.exit_code == 1, explain(result)
-    assert "FAILED" in result.stdout and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: gradient check failed: largest relative error")
+    assert "Traceback" not in result.stderr
 
 
 # ----------------------------------------------------------------------------- end to end on real data
@@ -574,3 +575,47 @@ def test_fashion_mnist_files_passed_as_mnist(real):
     line = error_line(invoke("train", *TINY_TRAIN, "--data-dir", fashion), 2)
     assert line.startswith(f"Error: {fashion / (data.TRAIN_IMAGES + '.gz')}: SHA-256 "), line
     assert "does not match mnist's train-images-idx3-ubyte; is it another dataset" in line
+
+
+# ----------------------------------------------------------------------------- review findings
+
+def test_an_unforeseen_os_error_is_one_line_not_a_traceback(tmp_path):
+    too_long = tmp_path / ("x" * 300)
+    line = error_line(invoke("train", "--data-dir", too_long, "--set", "train.epochs=1"), 1)
+    assert "name too long" in line
+
+
+def test_training_into_a_folder_that_holds_another_run_is_refused(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text("{}\n")
+    line = error_line(invoke("train", "--out", run), 2)
+    assert "already exists and is not empty" in line and "--resume" in line
+    assert (run / "metrics.jsonl").read_text() == "{}\n"
+
+
+def test_resume_takes_config_and_folder_from_the_run(tmp_path):
+    result = invoke("train", "--resume", tmp_path, "--config", "fast")
+    check(result, 2, "--resume takes the config and the folder from RUN")
+
+
+def test_eval_of_an_empty_validation_split_is_an_error(tmp_path, real):
+    run = tmp_path / "run"
+    check(invoke("train", "--data-dir", real, "--out", run, *TINY_TRAIN, "--set", "data.validation=0"), 0,
+          "val –", stream="stdout")
+    record = json.loads((run / "metrics.jsonl").read_text().splitlines()[0])
+    assert record["val_loss"] is None and record["val_accuracy"] is None      # valid JSON, no NaN
+    line = error_line(invoke("eval", run / "best.npz", "--split", "val", "--data-dir", real), 2)
+    assert "the val split is empty" in line
+
+
+def test_divergence_on_the_last_step_of_an_epoch_is_caught(tmp_path, real):
+    """Full batch: one step per epoch, so the step that blows up is the epoch's last."""
+    run = tmp_path / "run"
+    line = error_line(invoke("train", "--data-dir", real, "--out", run, "--set", "model.hidden=[8]",
+                             "--set", "train.epochs=1", "--set", "train.batch_size=full",
+                             "--set", "train.optimizer=sgd", "--set", "train.lr=1e38",
+                             "--set", "data.validation=1000"), 1)
+    assert "the weights or the validation loss became NaN or infinite" in line
+    assert "no checkpoint had been saved yet" in line
+    assert not (run / "last.npz").exists() and not (run / "best.npz").exists()

@@ -190,6 +190,9 @@ def test_complete_download_of_real_mnist(make_mirror, real_files, data_dir, monk
         data.read_verified(path, name, data.DATASETS["mnist"])
     assert sorted(os.listdir(data_dir)) == sorted(real_files)  # no .part left
     assert sorted(mirror.requests) == sorted("/" + f for f in real_files)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert {os.stat(p).st_mode & 0o777 for p in paths} == {0o666 & ~umask}   # not mkstemp's 0600
 
 
 def test_load_downloads_what_is_missing(make_mirror, real_files, data_dir, monkeypatch):

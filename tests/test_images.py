@@ -237,6 +237,8 @@ def write_transparent(path):
     ("white.png", write_white, "the image is blank; no digit found"),
     ("black28.png", write_black_28, "the image is blank; no digit found"),
     ("clear.png", write_transparent, "the image is blank; no digit found"),
+    ("nan.tif", lambda p: Image.fromarray(np.full((28, 28), np.nan, np.float32)).save(p),
+     "the image is blank; no digit found"),
 ])
 def test_bad_files_raise_one_line_image_error(tmp_path, name, make, reason):
     path = tmp_path / name

@@ -179,3 +179,69 @@ def test_resume_refuses_a_checkpoint_without_training_state(data, tmp_path):
     checkpoint.save(tmp_path / "run" / "last.npz", ckpt.network, ckpt.config, ckpt.meta)
     with pytest.raises(CheckpointError, match="random-generator state is damaged"):
         training.load_for_resume(tmp_path / "run")
+
+
+@pytest.mark.parametrize("field, value", [("step", "x"), ("batch", -1), ("sums", "abc"), ("epoch", 1.5),
+                                          ("best_val_accuracy", None)])
+def test_resume_refuses_a_damaged_training_state(data, tmp_path, field, value):
+    from bpnet.errors import CheckpointError
+
+    training.train(config(epochs=1), data, tmp_path / "run")
+    ckpt = checkpoint.load(tmp_path / "run" / "last.npz")
+    ckpt.meta[field] = value
+    checkpoint.save(tmp_path / "run" / "last.npz", ckpt.network, ckpt.config, ckpt.meta, ckpt.optimizer_state)
+    with pytest.raises(CheckpointError, match="training state is damaged"):
+        training.load_for_resume(tmp_path / "run")
+
+
+def test_resume_refuses_optimizer_state_that_does_not_fit(data, tmp_path):
+    from bpnet.errors import CheckpointError
+
+    training.train(config(epochs=1), data, tmp_path / "run")
+    ckpt = checkpoint.load(tmp_path / "run" / "last.npz")
+    state = dict(ckpt.optimizer_state, v_W1=np.zeros((3, 3), np.float32))
+    checkpoint.save(tmp_path / "run" / "last.npz", ckpt.network, ckpt.config, ckpt.meta, state)
+    ckpt, cfg = training.load_for_resume(tmp_path / "run", ["train.epochs=2"])
+    with pytest.raises(CheckpointError, match="optimiser state v_W1 does not fit"):
+        training.train(cfg, data, tmp_path / "run", resume=ckpt)
+
+
+def test_resume_refuses_fewer_epochs_than_done_and_a_damaged_metrics_file(data, tmp_path):
+    from bpnet.errors import CheckpointError
+
+    training.train(config(epochs=2), data, tmp_path / "run")
+    with pytest.raises(ConfigError, match="fewer than the 2 epochs"):
+        training.load_for_resume(tmp_path / "run", ["train.epochs=1"])
+    with open(tmp_path / "run" / "metrics.jsonl", "a") as f:
+        f.write('{"epoch": 3, "trunc')
+    ckpt, cfg = training.load_for_resume(tmp_path / "run", ["train.epochs=3"])
+    with pytest.raises(CheckpointError, match="metrics.jsonl: line 3 is damaged"):
+        training.train(cfg, data, tmp_path / "run", resume=ckpt)
+
+
+def test_a_new_run_refuses_a_folder_that_holds_files(data, tmp_path):
+    training.train(config(epochs=1), data, tmp_path / "run")
+    with pytest.raises(ConfigError, match="already exists and is not empty"):
+        training.train(config(epochs=1), data, tmp_path / "run")
+
+
+def test_interrupt_at_an_epoch_end_that_is_not_reported_reports_nothing(data, tmp_path):
+    """With log_every 2, a signal in epoch 1's last batch saves last.npz but adds no metrics line."""
+    cfg = config(epochs=4, log_every=2)
+
+    def interrupt_in_last_batch(epoch, batch, n_batches, loss):
+        if epoch == 1 and batch == n_batches:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(Interrupted):
+        training.train(cfg, data, tmp_path / "cut", on_batch=interrupt_in_last_batch)
+    assert not (tmp_path / "cut" / "metrics.jsonl").exists()
+    assert checkpoint.load(tmp_path / "cut" / "last.npz").meta["epoch"] == 1
+    ckpt, cfg2 = training.load_for_resume(tmp_path / "cut")
+    training.train(cfg2, data, tmp_path / "cut", resume=ckpt)
+    training.train(cfg, data, tmp_path / "straight")
+    for name in ("metrics.jsonl",):
+        cut = [json.loads(x) for x in (tmp_path / "cut" / name).read_text().splitlines()]
+        straight = [json.loads(x) for x in (tmp_path / "straight" / name).read_text().splitlines()]
+        assert [r["epoch"] for r in cut] == [r["epoch"] for r in straight] == [2, 4]
+        assert [r["val_accuracy"] for r in cut] == [r["val_accuracy"] for r in straight]

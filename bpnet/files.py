@@ -1,0 +1,44 @@
+"""Writing files so that nothing half-written is ever left behind."""
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def temp_file_beside(path, suffix=".tmp"):
+    """A new hidden temporary file next to ``path``, with the usual permissions; (fd, name).
+
+    mkstemp creates files readable by their owner only; a checkpoint or a dataset in a
+    shared folder should get what the umask allows, like any other file.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(tmp, 0o666 & ~mask)
+    return fd, tmp
+
+
+def remove_quietly(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def atomic_write(path, write):
+    """Call ``write(file)`` on a temporary file beside ``path``, then move it into place.
+
+    A crash, a full disk or Ctrl-C never leaves a half-written ``path``: the old
+    file stays as it was and the temporary file is removed.
+    """
+    fd, tmp = temp_file_beside(path)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        remove_quietly(tmp)
+        raise
