@@ -95,7 +95,8 @@ def _validate(config):
     """Raise ConfigError for the first value out of type or range."""
     d, m, t = config.data, config.model, config.train
     _choice("data.dataset", d.dataset, DATASET_NAMES)
-    _check(d.dir is None or isinstance(d.dir, str), "data.dir", "must be a path or null", d.dir)
+    _check(d.dir is None or (isinstance(d.dir, str) and "\0" not in d.dir), "data.dir",
+           "must be a path or null", d.dir)
     _check(_is_int(d.validation) and 0 <= d.validation < 60000,
            "data.validation", "must be an integer in [0, 60000)", d.validation)
     _check(isinstance(m.hidden, list) and all(_is_int(n) and n > 0 for n in m.hidden),

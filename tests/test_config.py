@@ -91,6 +91,7 @@ def test_missing_config_in_a_folder_is_not_a_shipped_one(tmp_path, monkeypatch):
     ("train:\n  lr: fast\n", "train.lr must be > 0, got 'fast'"),
     ("train:\n  lr: -1\n", "train.lr must be > 0, got -1"),
     ("train:\n  lr: .inf\n", "train.lr must be finite, got inf"),
+    ('data:\n  dir: "a\\0b"\n', "data.dir must be a path or null, got 'a\\x00b'"),
     ("train:\n  lr: 0\n", "train.lr must be > 0, got 0"),
     ("train:\n  lr: .nan\n", "train.lr must be > 0, got nan"),
     ("train:\n  lr: true\n", "train.lr must be > 0, got True"),
