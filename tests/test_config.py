@@ -267,7 +267,7 @@ configs = st.builds(
     data=st.builds(
         config.DataConfig,
         dataset=st.sampled_from(config.DATASET_NAMES),
-        dir=st.one_of(st.none(), st.text(max_size=20)),
+        dir=st.one_of(st.none(), st.text(st.characters(blacklist_characters="\x00"), max_size=20)),
         validation=st.integers(0, 59999),
     ),
     model=st.builds(
