@@ -245,6 +245,7 @@ class Run:
             self.network = resume.network
             self.optimizer.load_state(resume.optimizer_state)
             self.state = {k: resume.meta[k] for k in STATE_KEYS if k != "rng"}
+            self.state["seconds"] = float(resume.meta.get("seconds", 0.0))
             # Stopped mid-epoch: replay this epoch's shuffle from the state it started with.
             self.rng = _rng_from_state(resume.meta["epoch_rng"] if self.state["batch"] else resume.meta["rng"])
             self.history = read_metrics(self.run_dir)
@@ -277,7 +278,8 @@ class Run:
         state, epoch = self.state, self.state["epoch"] + 1
         if state["batch"] == 0:
             state["epoch_rng"] = self.rng.bit_generator.state
-        started = time.perf_counter()
+        # An epoch cut by a signal carries its seconds so far into the resumed run.
+        started = time.perf_counter() - state.get("seconds", 0.0)
         order = self.batches.order(self.rng)
         sums = list(state["sums"])
         for i in range(state["batch"], self.batches.count):
@@ -287,10 +289,10 @@ class Run:
             if on_batch is not None:
                 on_batch(epoch, i + 1, self.batches.count, loss)
             if stop.signum is not None and i + 1 < self.batches.count:
-                state.update(batch=i + 1, sums=sums)
+                state.update(batch=i + 1, sums=sums, seconds=time.perf_counter() - started)
                 self.save(self.last_path)
                 raise _interrupted(stop.signum, self.last_path, self.run_dir)
-        state.update(epoch=epoch, batch=0, sums=[0.0, 0, 0])
+        state.update(epoch=epoch, batch=0, sums=[0.0, 0, 0], seconds=0.0)
         return time.perf_counter() - started, sums
 
     def report(self, seconds, sums):
@@ -427,6 +429,7 @@ def _check_state(path, meta):
     sums = meta["sums"]
     ok = (all(_is_count(meta[k]) for k in ("epoch", "step", "batch", "best_epoch"))
           and isinstance(meta["best_val_accuracy"], (int, float))
+          and isinstance(meta.get("seconds", 0.0), (int, float))
           and isinstance(sums, list) and len(sums) == 3
           and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in sums))
     if not ok:

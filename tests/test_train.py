@@ -84,13 +84,15 @@ def test_interrupt_saves_and_resume_matches_an_uninterrupted_run(data, tmp_path,
     assert info.value.exit_code == 128 + signum
     assert info.value.checkpoint == tmp_path / "cut" / "last.npz"
     assert "--resume" in str(info.value)
-    assert checkpoint.load(tmp_path / "cut" / "last.npz").meta["step"] == 17
+    saved = checkpoint.load(tmp_path / "cut" / "last.npz").meta
+    assert saved["step"] == 17 and saved["seconds"] > 0
 
     ckpt, cfg2 = training.load_for_resume(tmp_path / "cut")
     result = training.train(cfg2, data, tmp_path / "cut", resume=ckpt)
     for x, y in zip(weights(tmp_path / "straight" / "last.npz"), weights(tmp_path / "cut" / "last.npz")):
         np.testing.assert_array_equal(x, y)
     assert [h.epoch for h in result.history] == [1, 2, 3]
+    assert result.history[1].seconds > saved["seconds"]        # the cut epoch counts both parts
 
 
 def test_resume_extends_a_finished_run(data, tmp_path):
