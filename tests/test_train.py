@@ -10,7 +10,7 @@ import pytest
 from bpnet import checkpoint, train as training
 from bpnet.config import from_dict
 from bpnet.data import MNIST, Split, load
-from bpnet.errors import ConfigError, DivergedError, Interrupted
+from bpnet.errors import CheckpointError, ConfigError, DivergedError, Interrupted
 
 
 def synthetic(n_train=600, n_val=100, n_test=100, seed=0):
@@ -169,8 +169,6 @@ def test_real_mnist_one_epoch_learns(mnist_gz_dir, tmp_path):
 
 
 def test_resume_refuses_a_checkpoint_without_training_state(data, tmp_path):
-    from bpnet.errors import CheckpointError
-
     training.train(config(epochs=1), data, tmp_path / "run")
     ckpt = checkpoint.load(tmp_path / "run" / "last.npz")
     del ckpt.meta["sums"]
@@ -186,8 +184,6 @@ def test_resume_refuses_a_checkpoint_without_training_state(data, tmp_path):
 @pytest.mark.parametrize("field, value", [("step", "x"), ("batch", -1), ("sums", "abc"), ("epoch", 1.5),
                                           ("best_val_accuracy", None)])
 def test_resume_refuses_a_damaged_training_state(data, tmp_path, field, value):
-    from bpnet.errors import CheckpointError
-
     training.train(config(epochs=1), data, tmp_path / "run")
     ckpt = checkpoint.load(tmp_path / "run" / "last.npz")
     ckpt.meta[field] = value
@@ -197,8 +193,6 @@ def test_resume_refuses_a_damaged_training_state(data, tmp_path, field, value):
 
 
 def test_resume_refuses_optimizer_state_that_does_not_fit(data, tmp_path):
-    from bpnet.errors import CheckpointError
-
     training.train(config(epochs=1), data, tmp_path / "run")
     ckpt = checkpoint.load(tmp_path / "run" / "last.npz")
     state = dict(ckpt.optimizer_state, v_W1=np.zeros((3, 3), np.float32))
@@ -209,8 +203,6 @@ def test_resume_refuses_optimizer_state_that_does_not_fit(data, tmp_path):
 
 
 def test_resume_refuses_fewer_epochs_than_done_and_a_damaged_metrics_file(data, tmp_path):
-    from bpnet.errors import CheckpointError
-
     training.train(config(epochs=2), data, tmp_path / "run")
     with pytest.raises(ConfigError, match="fewer than the 2 epochs"):
         training.load_for_resume(tmp_path / "run", ["train.epochs=1"])
