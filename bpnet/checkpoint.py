@@ -112,11 +112,10 @@ def load(path):
         config = from_dict(meta["config"])
     except ConfigError as exc:
         raise CheckpointError(f"{path}: its config is invalid: {exc}") from None
-    m = config.model
-    sizes = [N_PIXELS, *m.hidden, N_CLASSES]
+    sizes = [N_PIXELS, *config.model.hidden, N_CLASSES]
     _check_parameters(path, arrays, sizes)
     L = len(sizes) - 1
-    network = Network(sizes, m.activation, m.output, m.loss, dtype=arrays["W1"].dtype)
+    network = Network.for_mnist(config.model, dtype=arrays["W1"].dtype)
     for l in range(1, L + 1):
         network.W[l][...] = arrays[f"W{l}"]
         network.b[l][...] = arrays[f"b{l}"]

@@ -15,6 +15,7 @@ import click
 import numpy as np
 
 from . import __version__
+from .data import DATASETS
 from .errors import BpnetError, CheckpointError, DataError, ImageError, Interrupted
 
 DEFAULT_CHECKPOINT = "runs/latest/best.npz"
@@ -25,32 +26,28 @@ class Group(click.Group):
 
     def invoke(self, ctx):
         debug = ctx.params.get("debug", False)
+
+        def fail(lines, code):
+            if debug:
+                traceback.print_exc()
+            for line in lines:
+                click.echo(line, err=True)
+            ctx.exit(code)
+
         try:
             return super().invoke(ctx)
         except Interrupted as exc:
-            if debug:
-                traceback.print_exc()
-            click.echo(f"Interrupted: {exc}", err=True)
-            ctx.exit(exc.exit_code)
+            fail([f"Interrupted: {exc}"], exc.exit_code)
         except BpnetError as exc:
-            if debug:
-                traceback.print_exc()
-            click.echo(f"Error: {exc}", err=True)
-            for reason in getattr(exc, "reasons", []):
-                click.echo(f"  {reason}", err=True)
-            ctx.exit(exc.exit_code)
+            fail([f"Error: {exc}", *(f"  {reason}" for reason in getattr(exc, "reasons", []))], exc.exit_code)
         except KeyboardInterrupt:
-            click.echo("Interrupted: nothing was being saved; stopped.", err=True)
-            ctx.exit(130)
+            fail(["Interrupted: nothing was being saved; stopped."], 130)
         except (OSError, MemoryError) as exc:
             # The last resort for what the library could not foresee (a folder it may not
             # read, a name too long, a network too large for memory): still one line.
-            if debug:
-                traceback.print_exc()
             where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
             reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-            click.echo(f"Error: {where}{reason}", err=True)
-            ctx.exit(1)
+            fail([f"Error: {where}{reason}"], 1)
 
 
 def _show_progress(quiet):
@@ -83,7 +80,7 @@ def cli(debug):
 # ----------------------------------------------------------------------------- download
 
 @cli.command()
-@click.option("--dataset", type=click.Choice(["mnist", "fashion-mnist"]), default="mnist",
+@click.option("--dataset", type=click.Choice(list(DATASETS)), default="mnist",
               help="Which dataset to fetch.")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Folder for the files (default: $BPNET_DATA_DIR, else ./data).")
@@ -175,7 +172,7 @@ def train(config_path, overrides, out, data_dir, resume, quiet):
     """
     from . import config as config_module
     from . import train as training
-    from .data import load as load_data, resolve_data_dir
+    from .network import Network
 
     if resume:
         if config_path or out:
@@ -190,9 +187,8 @@ def train(config_path, overrides, out, data_dir, resume, quiet):
         training.check_new_run_dir(run_dir)
 
     show = _show_progress(quiet)
-    data = load_data(config.data.dataset, resolve_data_dir(data_dir, config.data.dir), config.data.validation,
-                     config.train.seed, progress=_tqdm_factory(show))
-    network = training.build_network(config)
+    data = training.load_data_for(config, data_dir, progress=_tqdm_factory(show))
+    network = ckpt.network if ckpt else Network.for_mnist(config.model, config.train.dtype)
     verb = "Resuming" if ckpt else "Training"
     click.echo(f"{verb} {network.describe()} ({network.n_parameters():,} parameters) on {data.name}: "
                f"{len(data.train)} train / {len(data.val)} val examples; run folder {run_dir}")
@@ -237,13 +233,11 @@ def evaluate(checkpoint_path, split, data_dir, as_json):
       bpnet eval runs/latest/best.npz --split test
     """
     from . import checkpoint
-    from .data import load as load_data, resolve_data_dir
     from .evaluate import report
+    from .train import load_data_for
 
     ckpt = checkpoint.load(checkpoint_path)
-    c = ckpt.config
-    data = load_data(c.data.dataset, resolve_data_dir(data_dir, c.data.dir), c.data.validation, c.train.seed,
-                     progress=_tqdm_factory(_show_progress(as_json)))
+    data = load_data_for(ckpt.config, data_dir, progress=_tqdm_factory(_show_progress(as_json)))
     if not len(getattr(data, split)):
         raise DataError(f"{checkpoint_path}: the {split} split is empty (trained with data.validation 0)")
     result = report(ckpt.network, getattr(data, split))
@@ -283,8 +277,7 @@ def predict(images, checkpoint_path, top_k, as_json):
       bpnet predict my-seven.png --top 3
     """
     from . import checkpoint
-    from .data import scale_rows
-    from .images import load_image
+    from .images import load_images
 
     if not Path(checkpoint_path).exists():
         hint = " (train one with `bpnet train` or pass --checkpoint)" if checkpoint_path == DEFAULT_CHECKPOINT else ""
@@ -293,14 +286,13 @@ def predict(images, checkpoint_path, top_k, as_json):
     failures = []
     for path in images:
         try:
-            pixels = load_image(path)
+            A0 = load_images([path], network.dtype)                              # (784, 1)
         except ImageError as exc:
             if len(images) == 1:
                 raise
             click.echo(f"Error: {exc}", err=True)      # report it, and go on with the others
             failures.append(path)
             continue
-        A0 = scale_rows(pixels.reshape(1, -1), dtype=network.dtype).T           # (784, 1)
         p = _distribution(network, A0)[:, 0]
         order = np.argsort(-p, kind="stable")[:top_k]
         top = [{"digit": int(k), "probability": float(p[k])} for k in order]
@@ -335,16 +327,15 @@ def gradcheck(config_path, overrides, entries, examples, tolerance):
       bpnet gradcheck --config sigmoid-mse --entries 50
     """
     from . import config as config_module
+    from .data import N_CLASSES, N_PIXELS, one_hot
     from .gradcheck import check
     from .network import Network
 
     config = config_module.load(config_path, overrides)
-    m = config.model
     rng = np.random.default_rng(config.train.seed)
-    network = Network([784, *m.hidden, 10], m.activation, m.output, m.loss, dtype=np.float64)
-    network.initialise(m.init, rng)
-    A0 = rng.uniform(0, 1, size=(784, examples))
-    Y = np.eye(10)[:, rng.integers(0, 10, size=examples)]
+    network = Network.for_mnist(config.model, np.float64).initialise(config.model.init, rng)
+    A0 = rng.uniform(0, 1, size=(N_PIXELS, examples))                           # (784, N)
+    Y = one_hot(rng.integers(0, N_CLASSES, size=examples), np.float64)           # (10, N)
     click.echo(f"gradient check of {network.describe()} on {examples} random examples (float64):")
     worst = 0.0
     for name, error, n in check(network, A0, Y, entries=entries, rng=rng):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from .data import DATASETS
 from .errors import ConfigError
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
@@ -21,7 +22,7 @@ INITS = ("he", "xavier", "uniform")
 OPTIMIZERS = ("sgd", "momentum", "adam")
 SCHEDULES = ("constant", "cosine")
 DTYPES = ("float32", "float64")
-DATASET_NAMES = ("mnist", "fashion-mnist")
+DATASET_NAMES = tuple(DATASETS)
 
 
 @dataclass

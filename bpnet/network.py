@@ -16,6 +16,8 @@ This module imports nothing from training.
 
 import numpy as np
 
+from .data import N_CLASSES, N_PIXELS
+
 # ----------------------------------------------------------------------------- activations
 # Each activation gives σ(Z) and σ'(Z). σ' is also handed A = σ(Z), because for the
 # sigmoid and tanh the derivative is cheapest written in terms of the output.
@@ -173,6 +175,11 @@ class Network:
         self.W = [None] + [np.zeros((n, m), self.dtype, order="F") for m, n in zip(self.sizes, self.sizes[1:])]
         self.b = [None] + [np.zeros((n, 1), self.dtype) for n in self.sizes[1:]]
 
+    @classmethod
+    def for_mnist(cls, model, dtype=np.float32):
+        """The network a :class:`bpnet.config.ModelConfig` describes: sizes [784, *hidden, 10]."""
+        return cls([N_PIXELS, *model.hidden, N_CLASSES], model.activation, model.output, model.loss, dtype)
+
     @property
     def L(self):
         """The number of layers with weights."""
@@ -272,10 +279,6 @@ class Network:
     def predict_proba(self, A0):
         """The output activations Aᴸ, (n_L, N)."""
         return self.forward(A0)[1][-1]
-
-    def predict(self, A0):
-        """The predicted class of each column, (N,)."""
-        return np.argmax(self.predict_proba(A0), axis=0)
 
     def describe(self):
         """A short human description, e.g. '784-256-10 relu, softmax + cross_entropy'."""

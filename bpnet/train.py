@@ -3,7 +3,7 @@
 The loop reports through callbacks and a returned history; it never prints.
 A run folder holds ``config.yaml``, ``metrics.jsonl`` (one JSON object per
 reported epoch), ``last.npz`` (the latest state, resumable) and ``best.npz``
-(the best validation accuracy so far); ``runs/latest`` points at the newest run.
+(the best validation accuracy so far); a ``latest`` link beside it points at the newest run.
 """
 
 import copy
@@ -156,10 +156,10 @@ class StopFlag:
 
 # ----------------------------------------------------------------------------- the loop
 
-def build_network(config):
-    m = config.model
-    return Network([N_PIXELS, *m.hidden, N_CLASSES], m.activation, m.output, m.loss,
-                   dtype=np.dtype(config.train.dtype))
+def load_data_for(config, data_dir=None, progress=None):
+    """The dataset, validation split and data folder (``data_dir`` first) that ``config`` names."""
+    return load_data(config.data.dataset, resolve_data_dir(data_dir, config.data.dir),
+                     config.data.validation, config.train.seed, progress=progress)
 
 
 class Batches:
@@ -178,9 +178,8 @@ class Batches:
         self.count = -(-n // self.size)
         self.full = self.count == 1
         if self.full:
-            self.A0 = scale_rows(split.images, dtype=self.dtype).T             # (784, N), made once
-            self.Y = np.zeros((N_CLASSES, n), self.dtype, order="F")
-            self.Y[split.labels, np.arange(n)] = 1
+            self.A0 = split.A0(self.dtype)                                       # (784, N), made once
+            self.Y = np.asfortranarray(split.Y(self.dtype))                      # (10, N), like A
         else:
             self.rows = np.empty((self.size, N_PIXELS), self.dtype)            # (B, 784)
             self.Y = np.zeros((N_CLASSES, self.size), self.dtype, order="F")   # (10, B), like A
@@ -237,7 +236,7 @@ class Run:
         self.optimizer = make_optimizer(self.t)
         if resume is None:
             self.rng = np.random.default_rng(self.t.seed)
-            self.network = build_network(config).initialise(config.model.init, self.rng)
+            self.network = Network.for_mnist(config.model, self.t.dtype).initialise(config.model.init, self.rng)
             self.state = {"epoch": 0, "step": 0, "batch": 0, "sums": [0.0, 0, 0],
                           "epoch_rng": None, "best_val_accuracy": -1.0, "best_epoch": 0}
             self.history = []
@@ -338,8 +337,7 @@ def train(config, data=None, run_dir=None, resume=None, on_batch=None, on_epoch=
     on_batch(epoch, batch, n_batches, loss) and on_epoch(record) report progress.
     """
     if data is None:
-        data = load_data(config.data.dataset, resolve_data_dir(data_dir, config.data.dir),
-                         config.data.validation, config.train.seed, progress=progress)
+        data = load_data_for(config, data_dir, progress)
     run_dir = run_dir or new_run_dir("run")
     if resume is None:
         check_new_run_dir(run_dir)

@@ -16,7 +16,7 @@ import numpy as np
 
 from bpnet import data, train
 from bpnet.config import from_dict
-from bpnet.network import Workspace
+from bpnet.network import Network, Workspace
 from bpnet.optim import make_optimizer
 
 PHASES = ("gather", "forward", "cost", "backward", "update", "metrics")
@@ -35,7 +35,7 @@ def main():
     mnist = data.load("mnist", args.data_dir, validation=5000, seed=0, download=False)
     hidden = [int(n) for n in args.hidden.split(",") if n]
     config = from_dict({"model": {"hidden": hidden}, "train": {"lr": 0.05, "optimizer": "momentum"}})
-    network = train.build_network(config).initialise("he", np.random.default_rng(0))
+    network = Network.for_mnist(config.model).initialise("he", np.random.default_rng(0))
     optimizer, workspace, params = make_optimizer(config.train), Workspace(), network.parameters()
     batches = train.Batches(mnist.train, args.batch_size, np.float32)
     order = batches.order(np.random.default_rng(0))

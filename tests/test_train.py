@@ -11,6 +11,7 @@ from bpnet import checkpoint, train as training
 from bpnet.config import from_dict
 from bpnet.data import MNIST, Split, load
 from bpnet.errors import CheckpointError, ConfigError, DivergedError, Interrupted
+from bpnet.network import Network
 
 
 def synthetic(n_train=600, n_val=100, n_test=100, seed=0):
@@ -131,7 +132,7 @@ def test_full_batch_gradient_descent_is_the_seed_001_update(data, tmp_path):
     """One epoch of batch_size 'full' with SGD is W ← W − α ∂C/∂W over all training columns."""
     cfg = from_dict({"model": {"hidden": [8]},
                      "train": {"epochs": 1, "batch_size": "full", "optimizer": "sgd", "lr": 0.5}})
-    net = training.build_network(cfg).initialise("he", np.random.default_rng(0))
+    net = Network.for_mnist(cfg.model).initialise("he", np.random.default_rng(0))
     _, dW, db = net.gradients(data.train.A0(), data.train.Y())
     training.train(cfg, data, tmp_path / "run")
     after = checkpoint.load(tmp_path / "run" / "last.npz").network
@@ -168,38 +169,38 @@ def test_real_mnist_one_epoch_learns(mnist_gz_dir, tmp_path):
     assert result.test["accuracy"] > 0.9
 
 
+def tampered_run(data, run, change):
+    """Train one epoch into ``run``, then rewrite its last.npz after ``change(ckpt)``."""
+    training.train(config(epochs=1), data, run)
+    ckpt = checkpoint.load(run / "last.npz")
+    change(ckpt)
+    checkpoint.save(run / "last.npz", ckpt.network, ckpt.config, ckpt.meta, ckpt.optimizer_state)
+    return run
+
+
 def test_resume_refuses_a_checkpoint_without_training_state(data, tmp_path):
-    training.train(config(epochs=1), data, tmp_path / "run")
-    ckpt = checkpoint.load(tmp_path / "run" / "last.npz")
-    del ckpt.meta["sums"]
-    checkpoint.save(tmp_path / "run" / "last.npz", ckpt.network, ckpt.config, ckpt.meta)
+    run = tampered_run(data, tmp_path / "run", lambda ckpt: ckpt.meta.pop("sums"))
     with pytest.raises(CheckpointError, match="not a resumable training checkpoint"):
-        training.load_for_resume(tmp_path / "run")
-    ckpt.meta.update(sums=[0.0, 0, 0], rng={"bit_generator": "nonsense"})
-    checkpoint.save(tmp_path / "run" / "last.npz", ckpt.network, ckpt.config, ckpt.meta)
+        training.load_for_resume(run)
+    run = tampered_run(data, tmp_path / "run2", lambda ckpt: ckpt.meta.update(rng={"bit_generator": "nonsense"}))
     with pytest.raises(CheckpointError, match="random-generator state is damaged"):
-        training.load_for_resume(tmp_path / "run")
+        training.load_for_resume(run)
 
 
 @pytest.mark.parametrize("field, value", [("step", "x"), ("batch", -1), ("sums", "abc"), ("epoch", 1.5),
                                           ("best_val_accuracy", None)])
 def test_resume_refuses_a_damaged_training_state(data, tmp_path, field, value):
-    training.train(config(epochs=1), data, tmp_path / "run")
-    ckpt = checkpoint.load(tmp_path / "run" / "last.npz")
-    ckpt.meta[field] = value
-    checkpoint.save(tmp_path / "run" / "last.npz", ckpt.network, ckpt.config, ckpt.meta, ckpt.optimizer_state)
+    run = tampered_run(data, tmp_path / "run", lambda ckpt: ckpt.meta.update({field: value}))
     with pytest.raises(CheckpointError, match="training state is damaged"):
-        training.load_for_resume(tmp_path / "run")
+        training.load_for_resume(run)
 
 
 def test_resume_refuses_optimizer_state_that_does_not_fit(data, tmp_path):
-    training.train(config(epochs=1), data, tmp_path / "run")
-    ckpt = checkpoint.load(tmp_path / "run" / "last.npz")
-    state = dict(ckpt.optimizer_state, v_W1=np.zeros((3, 3), np.float32))
-    checkpoint.save(tmp_path / "run" / "last.npz", ckpt.network, ckpt.config, ckpt.meta, state)
-    ckpt, cfg = training.load_for_resume(tmp_path / "run", ["train.epochs=2"])
+    run = tampered_run(data, tmp_path / "run",
+                       lambda ckpt: ckpt.optimizer_state.update(v_W1=np.zeros((3, 3), np.float32)))
+    ckpt, cfg = training.load_for_resume(run, ["train.epochs=2"])
     with pytest.raises(CheckpointError, match="optimiser state v_W1 does not fit"):
-        training.train(cfg, data, tmp_path / "run", resume=ckpt)
+        training.train(cfg, data, run, resume=ckpt)
 
 
 def test_resume_refuses_fewer_epochs_than_done_and_a_damaged_metrics_file(data, tmp_path):
