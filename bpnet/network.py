@@ -237,21 +237,23 @@ class Network:
             A.append(sigma(Zl, out=_empty(workspace, "A", l, shape, self.dtype)))       # (n_l, N)
         return Z, A
 
-    def backward(self, Z, A, Y, workspace=None):
+    def backward(self, Z, A, Y, workspace=None, scale=1.0):
         """Backpropagation: the gradients of the mean cost C over the N columns.
 
         Δᴸ from the head (BP1), then Δ^l = (W^{l+1})ᵀ Δ^{l+1} ⊙ σ'(Z^l) (BP2),
         ∂C/∂W^l = (1/N) Δ^l (A^{l-1})ᵀ (BP4) and ∂C/∂b^l = (1/N) Σ_n Δ^l (BP3).
-        Returns lists dW, db indexed like W, b (dW[0] is None), shapes equal to the parameters'.
+        Returns lists dW, db indexed like W, b (dW[0] is None), shapes equal to the parameters',
+        multiplied by ``scale`` (the training loop passes the learning rate α, see optim).
 
-        The 1/N of the mean is applied once, to Δᴸ: by linearity every Δ^l below and
-        every gradient then carries it, and no extra pass over the gradients is needed.
-        Each product is written transposed, like the forward pass, for the memory layout.
+        The 1/N of the mean and the scale are applied once, to the small Δᴸ (n_L, N): by
+        linearity every Δ^l below and every gradient then carries them, with no extra pass
+        over the gradients. Each product is written transposed, like the forward pass, for
+        the memory layout.
         """
         L, N = self.L, Y.shape[1]
         dW, db = [None] * (L + 1), [None] * (L + 1)
         delta = self.head.delta(Z[L], A[L], Y, out=_empty(workspace, "delta", L, Y.shape, self.dtype))
-        delta *= self.dtype.type(1.0 / N)                                      # (n_L, N) = Δᴸ / N
+        delta *= self.dtype.type(scale / N)                                    # (n_L, N) = scale·Δᴸ / N
         for l in range(L, 0, -1):
             dW[l] = _empty(workspace, "dW", l, self.W[l].shape, self.dtype)                      # (n_l, n_{l-1})
             # (∂C/∂W)ᵀ = A^{l-1} (Δ^l)ᵀ: under load, 2-thread OpenBLAS ran the direct Δ Aᵀ

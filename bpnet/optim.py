@@ -5,25 +5,36 @@ matching gradients, and changes the arrays in place (W^l ← W^l − α ∂C/∂
 plain gradient descent). L2 weight decay adds λW^l to the weight gradients,
 the gradient of (λ/2)‖W^l‖²; biases are not decayed.
 
-The state (velocities, moments, step count) is a dict of arrays so checkpoints
-can store it and ``--resume`` can carry on exactly where training stopped.
+The state (velocities, moments, step count, last learning rate) is a dict of
+arrays so checkpoints can store it and ``--resume`` can carry on exactly where
+training stopped. Its scalar entries are named in ``SCALARS``; the others are
+named ``<slot>_<parameter>`` and shaped like that parameter.
 """
 
 import numpy as np
 
+SCALARS = ("t", "lr")
+
 
 class Optimizer:
-    """The shared part: learning rate, weight decay and the state dict."""
+    """The shared part: learning rate, weight decay and the state dict.
+
+    SGD and momentum only ever use the gradient multiplied by α. The training loop
+    has :meth:`bpnet.network.Network.backward` deliver α·g (it scales the small Δᴸ,
+    which is free) and says so with ``step(..., scaled=True``); otherwise ``step``
+    multiplies by :attr:`gradient_scale` itself. That saves one pass over every
+    parameter per step, about 3% of a step of a wide network (benchmarks/README.md).
+    """
 
     def __init__(self, lr, weight_decay=0.0):
         self.lr = float(lr)
         self.weight_decay = float(weight_decay)
         self.state = {}
 
-    def _decay(self, name, param, grad):
-        """grad += λ·param for weights (names W1..WL), in place."""
-        if self.weight_decay and name.startswith("W"):
-            grad += param.dtype.type(self.weight_decay) * param
+    @property
+    def gradient_scale(self):
+        """The factor the update applies to each gradient first: α, or 1 for Adam."""
+        return self.lr
 
     def _slot(self, key, like):
         """A state array shaped like ``like``, created as zeros on first use."""
@@ -31,9 +42,17 @@ class Optimizer:
             self.state[key] = np.zeros_like(like)
         return self.state[key]
 
-    def step(self, params, grads):
+    def step(self, params, grads, scaled=False):
+        """Update the parameters in place. ``grads`` are overwritten (they are scratch space);
+        ``scaled=True`` says they arrive already multiplied by :attr:`gradient_scale`."""
+        scale = self.gradient_scale
         for (name, param), grad in zip(params, grads):
-            self._decay(name, param, grad)
+            one = param.dtype.type
+            if not scaled and scale != 1.0:
+                grad *= one(scale)
+            # L2 decay: grad += λ·param (times the same scale), for weights only.
+            if self.weight_decay and name.startswith("W"):
+                grad += one(scale * self.weight_decay) * param
             self.update(name, param, grad)
 
     def load_state(self, state):
@@ -41,27 +60,35 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """Gradient descent (seed 001): p ← p − α g."""
+    """Gradient descent (seed 001): p ← p − α g.  ``grad`` here is already α g."""
 
     def update(self, name, param, grad):
-        # Scaling the gradient in place (it is recomputed next step) saves a temporary.
-        grad *= param.dtype.type(self.lr)
         param -= grad
 
 
 class Momentum(Optimizer):
-    """Heavy-ball momentum, as PyTorch writes it: v ← μ v + g, p ← p − α v."""
+    """Heavy-ball momentum, as PyTorch writes it: v ← μ v + g, p ← p − α v.
+
+    Stored as u = α v, which needs one pass fewer with α g given: u ← μ (α/α') u + α g,
+    p ← p − u, where α' is the previous step's α (the ratio is 1 unless a schedule moves
+    α; it keeps the two forms equal under a schedule too).
+    """
 
     def __init__(self, lr, momentum=0.9, weight_decay=0.0):
         super().__init__(lr, weight_decay)
         self.momentum = float(momentum)
 
+    def step(self, params, grads, scaled=False):
+        previous = float(self.state.get("lr", self.lr))
+        self._mu = self.momentum * self.lr / previous if previous else 0.0
+        self.state["lr"] = np.array(self.lr)
+        super().step(params, grads, scaled)
+
     def update(self, name, param, grad):
-        v = self._slot(f"v_{name}", param)
-        v *= param.dtype.type(self.momentum)
-        v += grad
-        np.multiply(v, param.dtype.type(self.lr), out=grad)   # grad is free now: reuse it for α v
-        param -= grad
+        u = self._slot(f"u_{name}", param)
+        u *= param.dtype.type(self._mu)
+        u += grad
+        param -= u
 
 
 class Adam(Optimizer):
@@ -72,11 +99,15 @@ class Adam(Optimizer):
         super().__init__(lr, weight_decay)
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
 
-    def step(self, params, grads):
+    @property
+    def gradient_scale(self):
+        return 1.0      # Adam divides by √v̂, so it needs the gradient itself
+
+    def step(self, params, grads, scaled=False):
         t = int(self.state.get("t", np.array(0))) + 1
         self.state["t"] = np.array(t)
         self._alpha_t = self.lr * np.sqrt(1 - self.beta2 ** t) / (1 - self.beta1 ** t)
-        super().step(params, grads)
+        super().step(params, grads, scaled)
 
     def update(self, name, param, grad):
         one = param.dtype.type

@@ -49,10 +49,10 @@ def main():
         marks.append(time.perf_counter())
         network.cost(Z, A, Y)
         marks.append(time.perf_counter())
-        dW, db = network.backward(Z, A, Y, workspace)
+        dW, db = network.backward(Z, A, Y, workspace, scale=optimizer.gradient_scale)
         marks.append(time.perf_counter())
         if not args.no_update:
-            optimizer.step(params, [g for l in range(1, network.L + 1) for g in (dW[l], db[l])])
+            optimizer.step(params, [g for l in range(1, network.L + 1) for g in (dW[l], db[l])], scaled=True)
         marks.append(time.perf_counter())
         int(np.count_nonzero(np.argmax(A[-1], axis=0) == labels))
         marks.append(time.perf_counter())

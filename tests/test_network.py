@@ -61,6 +61,20 @@ def test_gradient_shapes_equal_parameter_shapes():
         assert dW[l].shape == net.W[l].shape and db[l].shape == net.b[l].shape
 
 
+
+@pytest.mark.parametrize("head", HEAD_NAMES)
+def test_backward_scale_multiplies_every_gradient(head):
+    """backward(scale=α) is α times the gradients (the training loop passes the learning rate)."""
+    sizes = [9, 7, 5, 3]
+    net = make_net(sizes, "relu", head)
+    A0, Y = small_batch(sizes)
+    _, dW, db = net.gradients(A0, Y)
+    Z, A = net.forward(A0)
+    dW_s, db_s = net.backward(Z, A, Y, scale=0.37)
+    for l in range(1, net.L + 1):
+        np.testing.assert_allclose(dW_s[l], 0.37 * dW[l], rtol=1e-12)
+        np.testing.assert_allclose(db_s[l], 0.37 * db[l], rtol=1e-12)
+
 # ----------------------------------------------------------------------------- independent oracles
 
 @pytest.mark.parametrize("head", HEAD_NAMES)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from bpnet.config import TrainConfig
-from bpnet.optim import SGD, Adam, Momentum, make_optimizer
+from bpnet.optim import SCALARS, SGD, Adam, Momentum, make_optimizer
 
 
 def params_and_grads():
@@ -28,7 +28,7 @@ def test_momentum_two_steps_by_hand():
     opt.step(params, [g.copy() for g in grads])          # v = 0.9 g + g;    W −= 0.1 · 1.9 g
     W0, g = params_and_grads()[0][0][1], grads[0]
     np.testing.assert_allclose(params[0][1], W0 - 0.1 * g - 0.19 * g)
-    np.testing.assert_allclose(opt.state["v_W1"], 1.9 * g)
+    np.testing.assert_allclose(opt.state["u_W1"], 0.1 * 1.9 * g)     # u = α v
 
 
 def test_adam_first_step_moves_each_entry_by_about_lr():
@@ -54,7 +54,8 @@ def test_float32_parameters_stay_float32():
     W = np.ones((3, 3), np.float32)
     for opt in (SGD(0.1), Momentum(0.1, 0.9), Adam(0.1)):
         opt.step([("W1", W)], [np.full((3, 3), 0.5, np.float32)])
-        assert W.dtype == np.float32 and all(v.dtype in (np.float32, np.int64) for v in opt.state.values())
+        slots = [v for k, v in opt.state.items() if k not in SCALARS]
+        assert W.dtype == np.float32 and all(v.dtype == np.float32 for v in slots)
 
 
 @pytest.mark.parametrize("name", ["sgd", "momentum", "adam"])
@@ -71,3 +72,32 @@ def test_state_round_trip_continues_identically(name):
     b2.step(pb, [g.copy() for g in grads])
     for (_, x), (_, y) in zip(pa, pb):
         np.testing.assert_array_equal(x, y)
+
+
+def test_momentum_under_a_changing_lr_is_pytorchs_form():
+    """u = αv with the ratio α/α' equals v ← μv + g, p ← p − αv step for step, α moving."""
+    params, grads = params_and_grads()
+    opt = Momentum(lr=0.1, momentum=0.9)
+    W = params[0][1].copy()
+    v = np.zeros_like(W)
+    for lr in (0.1, 0.05, 0.2, 0.01):
+        opt.lr = lr
+        opt.step(params, [g.copy() for g in grads])
+        v = 0.9 * v + grads[0]
+        W = W - lr * v
+        np.testing.assert_allclose(params[0][1], W, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "adam"])
+def test_prescaled_gradients_give_the_same_step(name):
+    """step(grads · gradient_scale, scaled=True), as the training loop calls it, equals step(grads)."""
+    config = TrainConfig(optimizer=name, lr=0.05, weight_decay=0.01)
+    a, b = make_optimizer(config), make_optimizer(config)
+    pa, grads = params_and_grads()
+    pb = [(n, p.copy()) for n, p in pa]
+    for _ in range(3):
+        a.step(pa, [g.copy() for g in grads])
+        b.step(pb, [g * b.gradient_scale for g in grads], scaled=True)
+    for (_, x), (_, y) in zip(pa, pb):
+        np.testing.assert_allclose(x, y, rtol=1e-12)
+    assert (a.gradient_scale == 1.0) == (name == "adam")

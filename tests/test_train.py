@@ -197,9 +197,9 @@ def test_resume_refuses_a_damaged_training_state(data, tmp_path, field, value):
 
 def test_resume_refuses_optimizer_state_that_does_not_fit(data, tmp_path):
     run = tampered_run(data, tmp_path / "run",
-                       lambda ckpt: ckpt.optimizer_state.update(v_W1=np.zeros((3, 3), np.float32)))
+                       lambda ckpt: ckpt.optimizer_state.update(u_W1=np.zeros((3, 3), np.float32)))
     ckpt, cfg = training.load_for_resume(run, ["train.epochs=2"])
-    with pytest.raises(CheckpointError, match="optimiser state v_W1 does not fit"):
+    with pytest.raises(CheckpointError, match="optimiser state u_W1 does not fit"):
         training.train(cfg, data, run, resume=ckpt)
 
 
