@@ -92,10 +92,19 @@ class SoftmaxCrossEntropy:
 
     @staticmethod
     def cost(Z, A, Y):
-        """C = −(1/N) Σ_n Σ_i Y_in log A_in, computed as log-sum-exp so it never takes log 0."""
-        shifted = Z - Z.max(axis=0)
-        log_A = shifted - np.log(np.exp(shifted).sum(axis=0))
-        return float(-(Y * log_A).sum() / Y.shape[1])
+        """C = −(1/N) Σ_n Σ_i Y_in log A_in = −(1/N) Σ_n log A_{y_n, n} for one-hot Y.
+
+        Taken from the softmax the forward pass already computed: one pass to pick each
+        column's A_{y_n, n}, and N logarithms instead of n_L·N exponentials and logarithms.
+        If a picked probability underflowed below the smallest normal float (a loss above
+        about 87 in float32), log-sum-exp on Z gives the exact value instead of log 0.
+        """
+        picked = np.einsum("in,in->n", A, Y)                                   # (N,)
+        if picked.min() < np.finfo(A.dtype).tiny:
+            shifted = Z - Z.max(axis=0)
+            log_A = shifted - np.log(np.exp(shifted).sum(axis=0))
+            return float(-(Y * log_A).sum() / Y.shape[1])
+        return float(-np.log(picked).sum() / Y.shape[1])
 
     @staticmethod
     def delta(Z, A, Y, out=None):

@@ -201,6 +201,22 @@ def test_softmax_cost_is_finite_for_extreme_logits():
     assert head.cost(Z, softmax(Z), Y) == pytest.approx(1000.0)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("spread", [1.0, 30.0, 200.0])
+def test_softmax_cost_equals_log_sum_exp(dtype, spread):
+    """The cost taken from Aᴸ equals −(1/N) Σ Y log softmax(Z) by log-sum-exp, including
+    columns whose target probability underflows (spread 200: losses in the hundreds)."""
+    rng = np.random.default_rng(3)
+    Z = (rng.standard_normal((10, 64)) * spread).astype(dtype)
+    Y = np.zeros((10, 64), dtype)
+    Y[rng.integers(0, 10, 64), np.arange(64)] = 1
+    Z64 = Z.astype(np.float64)
+    shifted = Z64 - Z64.max(axis=0)
+    expected = -(Y * (shifted - np.log(np.exp(shifted).sum(axis=0)))).sum() / 64
+    cost = HEADS[("softmax", "cross_entropy")].cost(Z, softmax(Z), Y)
+    assert cost == pytest.approx(expected, rel=1e-5 if dtype == np.float32 else 1e-12)
+
+
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
 def test_activation_derivatives_match_finite_differences(name):
     act = ACTIVATIONS[name]
