@@ -43,7 +43,7 @@ def main():
     totals = dict.fromkeys(PHASES, 0.0)
     for i in range(args.warmup + args.steps):
         marks = [time.perf_counter()]
-        A0, Y, labels = batches.get(order, i % batches.count)
+        (A0, Y, labels), = batches.get(order, i % batches.count)          # a minibatch is one chunk
         marks.append(time.perf_counter())
         Z, A = network.forward(A0, workspace)
         marks.append(time.perf_counter())

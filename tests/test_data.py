@@ -362,6 +362,12 @@ def test_float32_stays_float32():
     assert split.A0(np.float64).dtype == np.float64
 
 
+def test_a_float64_buffer_is_scaled_in_float64():
+    rows = np.arange(256, dtype=np.uint8).reshape(1, 256)
+    out = scale_rows(rows, out=np.empty((1, 256), np.float64))
+    np.testing.assert_array_equal(out, np.arange(256.0).reshape(1, 256) * (1 / 255))
+
+
 # ----------------------------------------------------------------------------- the data folder
 
 def test_resolve_data_dir_precedence(monkeypatch):

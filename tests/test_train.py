@@ -153,12 +153,36 @@ def test_minibatches_cover_each_example_once_per_epoch(data):
     order = batches.order(np.random.default_rng(0))
     seen = np.concatenate([order[i * 64:(i + 1) * 64] for i in range(batches.count)])
     assert sorted(seen) == list(range(len(data.train)))
-    A0, Y, labels = batches.get(order, batches.count - 1)          # the short last batch
+    (A0, Y, labels), = batches.get(order, batches.count - 1)       # the short last batch, one chunk
     n = len(data.train) - 64 * (batches.count - 1)
     assert A0.shape == (784, n) and Y.shape == (10, n) and A0.dtype == np.float32
     np.testing.assert_array_equal(A0, data.train.images[order[-n:]].T * np.float32(1 / 255))
     np.testing.assert_array_equal(np.argmax(Y, axis=0), labels)
 
+
+
+def test_a_wide_batch_comes_in_chunks_that_cover_it_in_order(data):
+    batches = training.Batches(data.train, "full", np.float64, chunk=70)
+    assert batches.count == 1 and batches.order(np.random.default_rng(0)) is None
+    chunks = [(A0.copy(), Y.copy(), labels.copy()) for A0, Y, labels in batches.get(None, 0)]
+    assert [c[0].shape[1] for c in chunks] == [70] * 8 + [40]                     # 600 examples
+    np.testing.assert_array_equal(np.hstack([c[0] for c in chunks]), data.train.A0(np.float64))
+    np.testing.assert_array_equal(np.hstack([c[1] for c in chunks]), data.train.Y(np.float64))
+    np.testing.assert_array_equal(np.concatenate([c[2] for c in chunks]), data.train.labels)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+def test_chunked_steps_equal_one_pass_over_the_batch(data, tmp_path, optimizer):
+    """Σ over chunks of (m/N)·(chunk gradient) is the full-batch gradient: the same steps."""
+    cfg = config(batch_size="full", optimizer=optimizer, dtype="float64", weight_decay=0.01)
+    runs = [training.Run(cfg, data, tmp_path / name) for name in ("whole", "chunks")]
+    whole, chunked = training.Batches(data.train, "full", np.float64), training.Batches(data.train, "full", np.float64, 70)
+    for _ in range(3):
+        a = runs[0].step(whole.get(None, 0), len(data.train))
+        b = runs[1].step(chunked.get(None, 0), len(data.train))
+        assert b[0] == pytest.approx(a[0], rel=1e-12) and b[1] == a[1]
+    for (_, x), (_, y) in zip(runs[0].params, runs[1].params):
+        np.testing.assert_allclose(x, y, rtol=1e-10, atol=1e-13)
 
 def test_real_mnist_one_epoch_learns(mnist_gz_dir, tmp_path):
     """Integration: one epoch of a small network on real MNIST gets well above chance."""
