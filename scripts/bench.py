@@ -380,6 +380,18 @@ def run_workload(args, name, threads):
     return runs
 
 
+def round_ratios(runs, name, threads):
+    """bpnet/torch within each round of alternation (runs minutes apart see different machine
+    speeds; the spread of these shows how much of a ratio is noise)."""
+    ratios = []
+    for repeat in sorted({r["repeat"] for r in runs}):
+        pair = {r["impl"]: r for r in runs if (r["workload"], r["threads"], r["repeat"]) == (name, threads, repeat)
+                and "error" not in r}
+        if "bpnet" in pair and "torch" in pair:
+            ratios.append(median_epoch_seconds([pair["bpnet"]]) / median_epoch_seconds([pair["torch"]]))
+    return ratios
+
+
 def summarise(runs, gemm, args):
     """One summary row per (workload, threads): medians, ratio, GFLOP/s against the GEMM peak."""
     rows = []
@@ -397,6 +409,7 @@ def summarise(runs, gemm, args):
             }
         bp, th = row["bpnet"], row["torch"]
         row["ratio_bpnet_torch"] = bp["seconds_per_epoch"] / th["seconds_per_epoch"] if bp and th else None
+        row["ratio_per_round"] = round_ratios(runs, name, threads)
         if bp:
             peak = gemm.get(threads, {}).get("peak_gflops")
             row["flops_per_epoch"] = flops_per_epoch(w.sizes, bp["n_train"])
@@ -444,9 +457,15 @@ def seconds(value):
     return fmt(value, ".4f" if value is not None and value < 1 else ".3f")
 
 
+def spread(row):
+    """' (0.62–0.71)': the lowest and highest per-round ratio, when there are several rounds."""
+    ratios = row.get("ratio_per_round") or []
+    return f" ({min(ratios):.2f}–{max(ratios):.2f})" if len(ratios) > 1 else ""
+
+
 def markdown(report):
     """The report as Markdown tables."""
-    lines = ["| workload | threads | bpnet s/epoch | torch s/epoch | bpnet/torch | sklearn s/epoch "
+    lines = ["| workload | threads | bpnet s/epoch | torch s/epoch | bpnet/torch (per round) | sklearn s/epoch "
              "| bpnet GFLOP/s | GEMM peak GFLOP/s | of peak | test acc % bpnet/torch/sklearn "
              "| peak RSS MB bpnet/torch/sklearn |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -456,7 +475,7 @@ def markdown(report):
         rss = " / ".join("–" if s is None else fmt(s["rss_mb"], ".0f") for s in impls)
         per_epoch = [None if s is None else s["seconds_per_epoch"] for s in impls]
         lines.append(f"| {row['workload']} {row['description']} | {row['threads']} | {seconds(per_epoch[0])} "
-                     f"| {seconds(per_epoch[1])} | {fmt(row['ratio_bpnet_torch'], '.2f')} | {seconds(per_epoch[2])} "
+                     f"| {seconds(per_epoch[1])} | {fmt(row['ratio_bpnet_torch'], '.2f')}{spread(row)} | {seconds(per_epoch[2])} "
                      f"| {fmt(row.get('bpnet_gflops'), '.1f')} | {fmt(row.get('peak_gflops'), '.1f')} "
                      f"| {fmt(row.get('fraction_of_peak'), '.0%')} | {acc} | {rss} |")
     if report["w4"]:

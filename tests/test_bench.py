@@ -48,6 +48,7 @@ def test_tiny_benchmark_writes_a_report(mnist_gz_dir, tmp_path):
         for key in ("flops_per_epoch", "bpnet_gflops", "peak_gflops", "fraction_of_peak"):
             assert positive(row[key]), key
         assert row["torch"] is None and row["sklearn"] is None and row["ratio_bpnet_torch"] is None
+        assert row["ratio_per_round"] == []
     assert report["w4"] == [] and report["rss_default_config"] is None
 
 
@@ -58,3 +59,15 @@ def test_flops_per_epoch_formula():
     # layer 1: forward + weight gradient (4·N·n0·n1); later layers also Wᵀ Δ (6·N·n_{l-1}·n_l)
     assert bench.flops_per_epoch((784, 128, 10), 1000) == 4 * 1000 * 784 * 128 + 6 * 1000 * 128 * 10
     assert bench.median_epoch_seconds([{"epoch_seconds": [9.0, 1.0, 3.0]}, {"epoch_seconds": [5.0]}]) == 3.0
+
+
+def test_ratio_per_round_pairs_the_runs_of_each_round():
+    spec = importlib.util.spec_from_file_location("bench", SCRIPT)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    runs = [{"workload": "W1", "threads": 1, "repeat": r, "impl": impl, "epoch_seconds": [9.0, s]}
+            for r, (b, t) in enumerate([(1.0, 2.0), (3.0, 4.0)]) for impl, s in (("bpnet", b), ("torch", t))]
+    runs.append({"workload": "W1", "threads": 1, "repeat": 2, "impl": "bpnet", "error": "killed"})
+    assert bench.round_ratios(runs, "W1", 1) == [0.5, 0.75]
+    assert bench.spread({"ratio_per_round": [0.5, 0.75]}) == " (0.50–0.75)"
+    assert bench.spread({"ratio_per_round": [0.5]}) == ""
