@@ -21,7 +21,7 @@ class Optimizer:
 
     SGD and momentum only ever use the gradient multiplied by α. The training loop
     has :meth:`bpnet.network.Network.backward` deliver α·g (it scales the small Δᴸ,
-    which is free) and says so with ``step(..., scaled=True``); otherwise ``step``
+    which is free) and says so with ``step(..., scaled=True)``; otherwise ``step``
     multiplies by :attr:`gradient_scale` itself. That saves one pass over every
     parameter per step, about 3% of a step of a wide network (benchmarks/README.md).
     """

@@ -289,7 +289,7 @@ class Run:
             if not math.isfinite(cost):
                 raise _diverged(f"the loss became {cost}", state["epoch"] + 1, state["step"] + 1,
                                 optimizer.lr, self.last_path)
-            loss += cost * m / n
+            loss += cost * (m / n)          # m / n is exactly 1 for a batch of one chunk
             correct += int(np.count_nonzero(np.argmax(A[-1], axis=0) == labels))
             # The optimiser's α and this chunk's share m/n of the mean come in through Δᴸ,
             # sparing the optimiser a pass over the parameters (see optim).
