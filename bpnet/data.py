@@ -207,8 +207,9 @@ class MNIST:
 def scale_rows(rows, out=None, dtype=np.float32):
     """uint8 pixel rows (N, 784) to floats in [0, 1], written into ``out`` if given.
 
-    The scale is a scalar of the result's dtype (``out``'s, else ``dtype``), so numpy
-    neither promotes float32 to float64 nor scales float64 with a float32 1/255.
+    The result's dtype is ``out``'s if given (``dtype`` is then ignored), else ``dtype``;
+    the scale is a scalar of that dtype, so numpy neither promotes float32 to float64
+    nor scales float64 with a float32 1/255.
     """
     dtype = np.dtype(out.dtype if out is not None else dtype)
     if out is None:

@@ -26,6 +26,9 @@ class Optimizer:
     parameter per step, about 3% of a step of a wide network (benchmarks/README.md).
     """
 
+    slots = ()          # per-parameter state arrays, stored as "<slot>_<parameter>"
+    scalars = ()        # entries of SCALARS this optimiser keeps
+
     def __init__(self, lr, weight_decay=0.0):
         self.lr = float(lr)
         self.weight_decay = float(weight_decay)
@@ -74,13 +77,18 @@ class Momentum(Optimizer):
     α; it keeps the two forms equal under a schedule too).
     """
 
+    slots, scalars = ("u",), ("lr",)
+
     def __init__(self, lr, momentum=0.9, weight_decay=0.0):
         super().__init__(lr, weight_decay)
         self.momentum = float(momentum)
+        self._mu = self.momentum
 
     def step(self, params, grads, scaled=False):
         previous = float(self.state.get("lr", self.lr))
-        self._mu = self.momentum * self.lr / previous if previous else 0.0
+        # The ratio α/α' is exactly 1 while α is constant; α' is never 0 (train.lr > 0, and
+        # a schedule reaches 0 only after the last step).
+        self._mu = self.momentum * (self.lr / previous) if previous > 0 else self.momentum
         self.state["lr"] = np.array(self.lr)
         super().step(params, grads, scaled)
 
@@ -94,6 +102,8 @@ class Momentum(Optimizer):
 class Adam(Optimizer):
     """Adam (Kingma & Ba 2015): m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g²,
     p ← p − α m̂ / (√v̂ + ε) with the bias corrections m̂ = m/(1−β₁ᵗ), v̂ = v/(1−β₂ᵗ)."""
+
+    slots, scalars = ("m", "v"), ("t",)
 
     def __init__(self, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
         super().__init__(lr, weight_decay)

@@ -210,10 +210,13 @@ class Batches:
                 raw, labels = self.split.images[s:e], self.split.labels[s:e]
             else:
                 # Gathering whole uint8 rows into a reused buffer and then converting was the
-                # fastest gather measured (a quarter of the bytes of a float32 copy of the data;
-                # np.take with out= beat fancy indexing, which allocates).
+                # fastest gather measured (a quarter of the bytes of a float32 copy of the data).
+                # mode="clip" lets np.take write straight into the buffer (the default "raise"
+                # copies through a temporary, slower than fancy indexing); a permutation's
+                # indices are always in range.
                 idx = order[s:e]
-                raw, labels = np.take(self.split.images, idx, axis=0, out=self.raw[:e - s]), self.split.labels[idx]
+                raw = np.take(self.split.images, idx, axis=0, out=self.raw[:e - s], mode="clip")
+                labels = self.split.labels[idx]
             n = e - s
             A0 = scale_rows(raw, out=self.rows[:n]).T                                # (784, n)
             Y = self.Y[:, :n]
@@ -453,14 +456,30 @@ def load_for_resume(run_dir, overrides=()):
 
 
 def _check_resumable(path, resume, batches, optimizer, params):
-    """The saved position and optimiser state fit this data and this network."""
+    """The saved position and optimiser state fit this data, this network and this optimiser."""
     if resume.meta["batch"] >= batches.count:
         raise CheckpointError(f"{path}: saved at batch {resume.meta['batch']} of an epoch of {batches.count}")
     shapes = {name: (p.shape, p.dtype) for name, p in params}
     for key, value in optimizer.state.items():
-        name = key.partition("_")[2]
-        if key not in SCALARS and (name not in shapes or (value.shape, value.dtype) != shapes[name]):
+        slot, _, name = key.partition("_")
+        if key in SCALARS:
+            if not _valid_scalar(key, value) or key not in optimizer.scalars:
+                raise CheckpointError(f"{path}: optimiser state {key} is damaged")
+        elif slot not in optimizer.slots:
+            # e.g. the v_* velocities of bpnet before 0.2, which kept momentum unscaled by α
+            raise CheckpointError(f"{path}: optimiser state {key} is not {type(optimizer).__name__}'s "
+                                  f"(a checkpoint of another bpnet version?); it cannot be resumed")
+        elif name not in shapes or (value.shape, value.dtype) != shapes[name]:
             raise CheckpointError(f"{path}: optimiser state {key} does not fit the network")
+
+
+def _valid_scalar(key, value):
+    """``t`` (Adam's step count) is an integer ≥ 0; ``lr`` (momentum's last α) a finite float > 0."""
+    if value.shape != ():
+        return False
+    if key == "t":
+        return value.dtype.kind in "iu" and int(value) >= 0
+    return value.dtype.kind == "f" and math.isfinite(float(value)) and float(value) > 0
 
 
 def _is_count(value):

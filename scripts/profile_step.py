@@ -31,6 +31,8 @@ def main():
     parser.add_argument("--no-update", action="store_true", help="skip the optimiser step")
     parser.add_argument("--data-dir", default=os.environ.get("BPNET_DATA_DIR", "../shared/data/mnist"))
     args = parser.parse_args()
+    if args.batch_size > train.CHUNK:
+        parser.error(f"--batch-size must be at most {train.CHUNK}: this times one-chunk minibatches")
 
     mnist = data.load("mnist", args.data_dir, validation=5000, seed=0, download=False)
     hidden = [int(n) for n in args.hidden.split(",") if n]

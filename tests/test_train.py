@@ -227,6 +227,58 @@ def test_resume_refuses_optimizer_state_that_does_not_fit(data, tmp_path):
         training.train(cfg, data, run, resume=ckpt)
 
 
+def test_resume_refuses_momentum_state_of_an_older_bpnet(data, tmp_path):
+    """Before 0.2 momentum kept v (unscaled by α) as v_*; using it as u = αv would silently
+    drop or misscale the velocity, so such a checkpoint is refused, not half-resumed."""
+    def to_old_format(ckpt):
+        state = ckpt.optimizer_state
+        for key in [k for k in state if k.startswith("u_")]:
+            state["v_" + key[2:]] = state.pop(key) / 0.1
+        state.pop("lr")
+    run = tampered_run(data, tmp_path / "run", to_old_format)
+    ckpt, cfg = training.load_for_resume(run, ["train.epochs=2"])
+    with pytest.raises(CheckpointError, match="v_.* is not Momentum's .*cannot be resumed"):
+        training.train(cfg, data, run, resume=ckpt)
+
+
+@pytest.mark.parametrize("optimizer, key, value", [
+    ("momentum", "lr", np.array([0.1, 0.1])), ("momentum", "lr", np.array("abc")),
+    ("momentum", "lr", np.array(np.nan)), ("momentum", "lr", np.array(-0.1)), ("momentum", "lr", np.array(0.0)),
+    ("momentum", "lr", np.array(np.inf)), ("momentum", "lr", np.array(1)), ("momentum", "t", np.array(3)),
+    ("adam", "t", np.array([1, 2])), ("adam", "t", np.array(-1)), ("adam", "t", np.array(1.5)),
+    ("adam", "lr", np.array(0.1)),
+])
+def test_resume_refuses_damaged_optimizer_scalars(data, tmp_path, optimizer, key, value):
+    cfg = config(epochs=1, optimizer=optimizer)
+    run = tmp_path / "run"
+    training.train(cfg, data, run)
+    ckpt = checkpoint.load(run / "last.npz")
+    ckpt.optimizer_state[key] = value
+    checkpoint.save(run / "last.npz", ckpt.network, ckpt.config, ckpt.meta, ckpt.optimizer_state)
+    ckpt, cfg = training.load_for_resume(run, ["train.epochs=2"])
+    with pytest.raises(CheckpointError, match=f"optimiser state {key} is damaged"):
+        training.train(cfg, data, run, resume=ckpt)
+
+
+def test_a_batch_wider_than_a_chunk_trains_and_resumes_exactly(tmp_path):
+    """batch_size 1500 > CHUNK: each step sums two chunks; a cut and resumed run is bit-identical."""
+    wide = synthetic(n_train=3000)
+    cfg = config(batch_size=1500, epochs=3, lr=0.5)
+    straight = training.train(cfg, wide, tmp_path / "straight")
+    assert straight.history[-1].train_loss < straight.history[0].train_loss
+
+    def interrupt_at_step_3(epoch, batch, n_batches, loss):
+        if (epoch - 1) * n_batches + batch == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(Interrupted):
+        training.train(cfg, wide, tmp_path / "cut", on_batch=interrupt_at_step_3)
+    ckpt, cfg2 = training.load_for_resume(tmp_path / "cut")
+    training.train(cfg2, wide, tmp_path / "cut", resume=ckpt)
+    for x, y in zip(weights(tmp_path / "straight" / "last.npz"), weights(tmp_path / "cut" / "last.npz")):
+        np.testing.assert_array_equal(x, y)
+
+
 def test_resume_refuses_fewer_epochs_than_done_and_a_damaged_metrics_file(data, tmp_path):
     training.train(config(epochs=2), data, tmp_path / "run")
     with pytest.raises(ConfigError, match="fewer than the 2 epochs"):
