@@ -466,7 +466,7 @@ def _check_resumable(path, resume, batches, optimizer, params):
             if not _valid_scalar(key, value) or key not in optimizer.scalars:
                 raise CheckpointError(f"{path}: optimiser state {key} is damaged")
         elif slot not in optimizer.slots:
-            # e.g. the v_* velocities of bpnet before 0.2, which kept momentum unscaled by α
+            # e.g. the v_* velocities that bpnet kept before it stored momentum as u = αv
             raise CheckpointError(f"{path}: optimiser state {key} is not {type(optimizer).__name__}'s "
                                   f"(a checkpoint of another bpnet version?); it cannot be resumed")
         elif name not in shapes or (value.shape, value.dtype) != shapes[name]:

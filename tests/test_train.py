@@ -228,7 +228,7 @@ def test_resume_refuses_optimizer_state_that_does_not_fit(data, tmp_path):
 
 
 def test_resume_refuses_momentum_state_of_an_older_bpnet(data, tmp_path):
-    """Before 0.2 momentum kept v (unscaled by α) as v_*; using it as u = αv would silently
+    """Earlier bpnet kept momentum as v (unscaled by α) in v_*; using it as u = αv would silently
     drop or misscale the velocity, so such a checkpoint is refused, not half-resumed."""
     def to_old_format(ckpt):
         state = ckpt.optimizer_state
