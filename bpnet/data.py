@@ -225,9 +225,13 @@ def columns(rows, dtype=np.float32):
     return scale_rows(rows, dtype=dtype).T
 
 
-def one_hot(labels, dtype=np.float32):
-    """Y with Y[k, n] = 1 where labels[n] == k, shape (10, N)."""
-    Y = np.zeros((N_CLASSES, len(labels)), dtype=dtype)
+def one_hot(labels, dtype=np.float32, out=None):
+    """Y with Y[k, n] = 1 where labels[n] == k, shape (10, N), written into ``out`` if given."""
+    if out is None:
+        Y = np.zeros((N_CLASSES, len(labels)), dtype=dtype)
+    else:
+        Y = out
+        Y.fill(0)
     Y[labels, np.arange(len(labels))] = 1
     return Y
 

@@ -23,7 +23,8 @@ class Optimizer:
     has :meth:`bpnet.network.Network.backward` deliver α·g (it scales the small Δᴸ,
     which is free) and says so with ``step(..., scaled=True)``; otherwise ``step``
     multiplies by :attr:`gradient_scale` itself. That saves one pass over every
-    parameter per step, about 3% of a step of a wide network (benchmarks/README.md).
+    parameter per step: 0.3–0.4 ms of a 784-800-800-10 step of 8–14 ms, measured
+    alternating the two updates inside one training process.
     """
 
     slots = ()          # per-parameter state arrays, stored as "<slot>_<parameter>"

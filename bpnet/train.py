@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpoint
-from .data import N_CLASSES, N_PIXELS, load as load_data, resolve_data_dir, scale_rows
+from .data import N_CLASSES, N_PIXELS, load as load_data, one_hot, resolve_data_dir, scale_rows
 from .errors import BpnetError, CheckpointError, ConfigError, DivergedError, Interrupted
 from .evaluate import evaluate
 from .files import atomic_write
@@ -219,10 +219,7 @@ class Batches:
                 labels = self.split.labels[idx]
             n = e - s
             A0 = scale_rows(raw, out=self.rows[:n]).T                                # (784, n)
-            Y = self.Y[:, :n]
-            Y.fill(0)
-            Y[labels, np.arange(n)] = 1                                             # (10, n)
-            yield A0, Y, labels
+            yield A0, one_hot(labels, out=self.Y[:, :n]), labels                    # Y (10, n)
 
 
 def learning_rate(train_config, step, total_steps):

@@ -43,6 +43,19 @@ def weights(path):
     return [p.copy() for _, p in ckpt.network.parameters()]
 
 
+def assert_same_weights(path_a, path_b):
+    for x, y in zip(weights(path_a), weights(path_b)):
+        np.testing.assert_array_equal(x, y)
+
+
+def interrupt_at_step(step, signum=signal.SIGINT):
+    """An on_batch callback that sends ``signum`` to this process after global step ``step``."""
+    def on_batch(epoch, batch, n_batches, loss):
+        if (epoch - 1) * n_batches + batch == step:
+            os.kill(os.getpid(), signum)
+    return on_batch
+
+
 def test_training_learns_and_writes_the_run_folder(data, tmp_path):
     result = training.train(config(epochs=4), data, tmp_path / "run")
     run = tmp_path / "run"
@@ -75,13 +88,8 @@ def test_same_seed_same_weights_other_seed_other_weights(data, tmp_path):
 def test_interrupt_saves_and_resume_matches_an_uninterrupted_run(data, tmp_path, optimizer, signum):
     cfg = config(optimizer=optimizer, lr=0.01 if optimizer == "adam" else 0.1)
     training.train(cfg, data, tmp_path / "straight")
-
-    def interrupt_at_step_17(epoch, batch, n_batches, loss):      # mid-way through epoch 2
-        if (epoch - 1) * n_batches + batch == 17:
-            os.kill(os.getpid(), signum)
-
-    with pytest.raises(Interrupted) as info:
-        training.train(cfg, data, tmp_path / "cut", on_batch=interrupt_at_step_17)
+    with pytest.raises(Interrupted) as info:                        # step 17: mid-way through epoch 2
+        training.train(cfg, data, tmp_path / "cut", on_batch=interrupt_at_step(17, signum))
     assert info.value.exit_code == 128 + signum
     assert info.value.checkpoint == tmp_path / "cut" / "last.npz"
     assert "--resume" in str(info.value)
@@ -90,8 +98,7 @@ def test_interrupt_saves_and_resume_matches_an_uninterrupted_run(data, tmp_path,
 
     ckpt, cfg2 = training.load_for_resume(tmp_path / "cut")
     result = training.train(cfg2, data, tmp_path / "cut", resume=ckpt)
-    for x, y in zip(weights(tmp_path / "straight" / "last.npz"), weights(tmp_path / "cut" / "last.npz")):
-        np.testing.assert_array_equal(x, y)
+    assert_same_weights(tmp_path / "straight" / "last.npz", tmp_path / "cut" / "last.npz")
     assert [h.epoch for h in result.history] == [1, 2, 3]
     assert result.history[1].seconds > saved["seconds"]        # the cut epoch counts both parts
 
@@ -102,8 +109,7 @@ def test_resume_extends_a_finished_run(data, tmp_path):
     result = training.train(cfg, data, tmp_path / "run", resume=ckpt)
     assert [h.epoch for h in result.history] == [1, 2, 3, 4]
     training.train(config(epochs=4), data, tmp_path / "straight")
-    for x, y in zip(weights(tmp_path / "straight" / "last.npz"), weights(tmp_path / "run" / "last.npz")):
-        np.testing.assert_array_equal(x, y)
+    assert_same_weights(tmp_path / "straight" / "last.npz", tmp_path / "run" / "last.npz")
 
 
 def test_resume_refuses_changes_that_would_not_continue_the_same_run(data, tmp_path):
@@ -266,17 +272,11 @@ def test_a_batch_wider_than_a_chunk_trains_and_resumes_exactly(tmp_path):
     cfg = config(batch_size=1500, epochs=3, lr=0.5)
     straight = training.train(cfg, wide, tmp_path / "straight")
     assert straight.history[-1].train_loss < straight.history[0].train_loss
-
-    def interrupt_at_step_3(epoch, batch, n_batches, loss):
-        if (epoch - 1) * n_batches + batch == 3:
-            os.kill(os.getpid(), signal.SIGINT)
-
     with pytest.raises(Interrupted):
-        training.train(cfg, wide, tmp_path / "cut", on_batch=interrupt_at_step_3)
+        training.train(cfg, wide, tmp_path / "cut", on_batch=interrupt_at_step(3))
     ckpt, cfg2 = training.load_for_resume(tmp_path / "cut")
     training.train(cfg2, wide, tmp_path / "cut", resume=ckpt)
-    for x, y in zip(weights(tmp_path / "straight" / "last.npz"), weights(tmp_path / "cut" / "last.npz")):
-        np.testing.assert_array_equal(x, y)
+    assert_same_weights(tmp_path / "straight" / "last.npz", tmp_path / "cut" / "last.npz")
 
 
 def test_resume_refuses_fewer_epochs_than_done_and_a_damaged_metrics_file(data, tmp_path):
