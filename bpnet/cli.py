@@ -7,6 +7,8 @@ stderr and the exit code the README documents (0 ok, 1 failure while working,
 """
 
 import json
+import os
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -16,7 +18,7 @@ import numpy as np
 
 from . import __version__
 from .data import DATASETS
-from .errors import BpnetError, CheckpointError, DataError, ImageError, Interrupted
+from .errors import BpnetError, CheckpointError, ConfigError, DataError, ImageError, Interrupted
 
 DEFAULT_CHECKPOINT = "runs/latest/best.npz"
 
@@ -40,8 +42,13 @@ class Group(click.Group):
             fail([f"Interrupted: {exc}"], exc.exit_code)
         except BpnetError as exc:
             fail([f"Error: {exc}", *(f"  {reason}" for reason in getattr(exc, "reasons", []))], exc.exit_code)
-        except KeyboardInterrupt:
-            fail(["Interrupted: nothing was being saved; stopped."], 130)
+        except BrokenPipeError:
+            # The reader went away (`bpnet eval ... | head`): nothing is wrong, and nothing
+            # more can be said to it; stdout goes to devnull so the exit flush stays quiet.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(141)
+        except KeyboardInterrupt as exc:
+            fail(["Interrupted: nothing was being saved; stopped."], 143 if isinstance(exc, Terminated) else 130)
         except (OSError, MemoryError) as exc:
             # The last resort for what the library could not foresee (a folder it may not
             # read, a name too long, a network too large for memory): still one line.
@@ -331,6 +338,8 @@ def gradcheck(config_path, overrides, entries, examples, tolerance):
     from .gradcheck import check
     from .network import Network
 
+    if not 0 <= tolerance < float("inf"):         # a NaN tolerance would pass every check
+        raise ConfigError(f"--tolerance must be a finite number >= 0, got {tolerance}")
     config = config_module.load(config_path, overrides)
     rng = np.random.default_rng(config.train.seed)
     network = Network.for_mnist(config.model, np.float64).initialise(config.model.init, rng)
@@ -346,7 +355,17 @@ def gradcheck(config_path, overrides, entries, examples, tolerance):
     click.echo(f"passed: largest relative error {worst:.2e} (<= {tolerance:g})")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM outside the training loop (which saves first, see train.StopFlag): raised like
+    Ctrl-C, so a download in progress cleans up its temporary file the same way."""
+
+
+def _terminate(signum, frame):
+    raise Terminated
+
+
 def main():
+    signal.signal(signal.SIGTERM, _terminate)
     cli(prog_name="bpnet")
 
 

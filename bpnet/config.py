@@ -209,7 +209,7 @@ def load(name_or_path=None, overrides=()):
         try:
             raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         except OSError as exc:
-            raise ConfigError(f"{source}: cannot read ({exc.strerror})") from None
+            raise ConfigError(f"{source}: cannot read ({exc.strerror or exc})") from None
         except UnicodeDecodeError:
             raise ConfigError(f"{source}: not a text file") from None
         except yaml.YAMLError as exc:

@@ -158,7 +158,7 @@ def read_verified(path, filename, dataset):
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
-        raise DataError(f"{label}: cannot read ({exc.strerror})") from None
+        raise DataError(f"{label}: cannot read ({exc.strerror or exc})") from None
     if str(path).endswith(".gz"):
         raw = gunzip(raw, label)
     expected = EXPECTED_BYTES[filename]

@@ -250,8 +250,7 @@ class Run:
 
     def __init__(self, config, data, run_dir, resume=None):
         self.config, self.data, self.t = config, data, config.train
-        self.run_dir = prepare_run_dir(run_dir, config)
-        link_latest(self.run_dir)
+        self.run_dir = Path(run_dir)
         self.last_path, self.best_path = self.run_dir / "last.npz", self.run_dir / "best.npz"
         self.optimizer = make_optimizer(self.t)
         if resume is None:
@@ -273,6 +272,9 @@ class Run:
         self.params = self.network.parameters()
         if resume is not None:
             _check_resumable(self.last_path, resume, self.batches, self.optimizer, self.params)
+        # Only a run that can start touches the folder: a refused resume leaves it as it was.
+        prepare_run_dir(self.run_dir, config)
+        link_latest(self.run_dir)
         self.total_steps = self.t.epochs * self.batches.count
 
     def step(self, chunks, n):

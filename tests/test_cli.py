@@ -196,6 +196,12 @@ def test_gradcheck_bad_config_is_exit_2():
     assert "model.hidden must be a list of positive integers" in line
 
 
+@pytest.mark.parametrize("tolerance", ["nan", "inf", "-1"])
+def test_gradcheck_refuses_a_tolerance_that_cannot_fail_or_pass(tolerance):
+    line = error_line(invoke("gradcheck", "--tolerance", tolerance), 2)
+    assert "--tolerance must be a finite number >= 0" in line
+
+
 # ----------------------------------------------------------------------------- train: bad data
 
 def test_train_with_no_data_and_no_network(tmp_path, sandbox):

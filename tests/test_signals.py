@@ -59,3 +59,52 @@ def test_signal_saves_last_checkpoint_and_resume_finishes(tmp_path, mnist_gz_dir
     assert epochs == [1, 2, 3, 4]
     assert checkpoint.load(run / "last.npz").meta["epoch"] == 4
     assert not [p for p in os.listdir(run) if p.endswith(".tmp")]
+
+
+def test_sigterm_during_a_download_exits_143_and_leaves_no_file(tmp_path):
+    """Outside the training loop SIGTERM is handled like Ctrl-C: one line, exit 143, no .part file."""
+    import http.server
+    import threading
+
+    asked = threading.Event()
+
+    class Stalling(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            asked.set()
+            self.send_response(200)
+            self.send_header("Content-Length", "9912422")
+            self.end_headers()
+            self.wfile.write(b"\x1f\x8b" + b"\0" * 4096)
+            self.wfile.flush()
+            time.sleep(20)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Stalling)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    data_dir = tmp_path / "data"
+    env = {**os.environ, "BPNET_MIRROR": f"http://127.0.0.1:{server.server_address[1]}/"}
+    process = subprocess.Popen([sys.executable, "-m", "bpnet", "download", "--data-dir", str(data_dir), "-q"],
+                               cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert asked.wait(60), "the download never reached the server"
+        time.sleep(0.5)                                   # the first bytes are in the .part file
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+        server.shutdown()
+    assert process.returncode == 143
+    assert err.strip().splitlines()[-1].startswith("Interrupted:") and "Traceback" not in err
+    assert not data_dir.exists() or not [p for p in data_dir.iterdir()]
+
+
+def test_a_closed_output_pipe_ends_quietly_with_141(tmp_path):
+    process = subprocess.Popen([sys.executable, "-m", "bpnet", "gradcheck", "--entries", "2"],
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()                                # the reader goes away at once, like `| head -0`
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 141
+    assert err == ""

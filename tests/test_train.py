@@ -247,6 +247,17 @@ def test_resume_refuses_momentum_state_of_an_older_bpnet(data, tmp_path):
         training.train(cfg, data, run, resume=ckpt)
 
 
+
+def test_a_refused_resume_leaves_the_run_folder_as_it_was(data, tmp_path):
+    run = tampered_run(data, tmp_path / "run", lambda ckpt: ckpt.optimizer_state.update(lr=np.array(-1.0)))
+    training.train(config(epochs=1), data, tmp_path / "other")           # `latest` now points at other
+    before = (run / "config.yaml").read_bytes()
+    ckpt, cfg = training.load_for_resume(run, ["train.epochs=2"])
+    with pytest.raises(CheckpointError):
+        training.train(cfg, data, run, resume=ckpt)
+    assert (run / "config.yaml").read_bytes() == before
+    assert (tmp_path / "latest").resolve() == (tmp_path / "other").resolve()
+
 @pytest.mark.parametrize("optimizer, key, value", [
     ("momentum", "lr", np.array([0.1, 0.1])), ("momentum", "lr", np.array("abc")),
     ("momentum", "lr", np.array(np.nan)), ("momentum", "lr", np.array(-0.1)), ("momentum", "lr", np.array(0.0)),
