@@ -95,12 +95,12 @@ def resolve_data_dir(cli_dir=None, config_dir=None):
 
 # ----------------------------------------------------------------------------- IDX files
 
-def gunzip(raw, label):
-    """Decompress gzip bytes; a truncated or corrupt stream is a :class:`DataError` naming ``label``."""
+def gunzip(raw):
+    """Decompress gzip bytes; a truncated or corrupt stream is a :class:`DataError`."""
     try:
         return gzip.decompress(raw)
     except (EOFError, OSError, zlib.error) as exc:
-        raise DataError(f"{label}: not a complete gzip file ({exc})") from None
+        raise DataError(f"not a complete gzip file ({exc})") from None
 
 
 def parse_idx(raw, label, ndim, expected_count=None):
@@ -134,14 +134,6 @@ def parse_idx(raw, label, ndim, expected_count=None):
     return array
 
 
-def check_sha256(raw, filename, dataset, label):
-    """Compare decompressed bytes with the dataset's published checksum."""
-    digest = hashlib.sha256(raw).hexdigest()
-    if digest != dataset.sha256[filename]:
-        raise DataError(
-            f"{label}: SHA-256 {digest[:12]}… does not match {dataset.name}'s {filename}; "
-            f"is it another dataset or a corrupted file?"
-        )
 
 
 def find_file(data_dir, filename):
@@ -152,20 +144,36 @@ def find_file(data_dir, filename):
     return None
 
 
+def verify(raw, filename, dataset, gzipped):
+    """Check the bytes of the IDX file ``filename`` (gzipped or not): a complete gzip stream,
+    the expected length and the dataset's published SHA-256; the decompressed bytes.
+
+    Used for local files and for downloads alike; the :class:`DataError` names no file,
+    since only the caller knows where the bytes came from.
+    """
+    if gzipped:
+        raw = gunzip(raw)
+    expected = EXPECTED_BYTES[filename]
+    if len(raw) != expected:
+        raise DataError(f"expected {expected} bytes, got {len(raw)}")
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != dataset.sha256[filename]:
+        raise DataError(f"SHA-256 {digest[:12]}… does not match {dataset.name}'s {filename}; "
+                        f"is it another dataset or a corrupted file?")
+    return raw
+
+
 def read_verified(path, filename, dataset):
-    """Read a local IDX file (``.gz`` or raw), check its length and checksum; the decompressed bytes."""
+    """Read a local IDX file (``.gz`` or raw) and :func:`verify` it; the decompressed bytes."""
     label = str(path)
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise DataError(f"{label}: cannot read ({exc.strerror or exc})") from None
-    if str(path).endswith(".gz"):
-        raw = gunzip(raw, label)
-    expected = EXPECTED_BYTES[filename]
-    if len(raw) != expected:
-        raise DataError(f"{label}: expected {expected} bytes, got {len(raw)}")
-    check_sha256(raw, filename, dataset, label)
-    return raw
+    try:
+        return verify(raw, filename, dataset, gzipped=label.endswith(".gz"))
+    except DataError as exc:
+        raise DataError(f"{label}: {exc}") from None
 
 
 def missing_files(data_dir):

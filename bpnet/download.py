@@ -1,9 +1,10 @@
 """Download the four gzipped IDX files of a dataset, trying each mirror in turn.
 
 A file only lands in the data folder once every byte is verified: it is streamed
-into a hidden ``.part`` file next to its destination, decompressed, checked for
-length and SHA-256, and only then renamed into place (an atomic ``os.replace``).
-Any failure, Ctrl-C included, deletes the ``.part`` file.
+into a hidden ``.part`` file next to its destination, checked exactly as the loader
+checks a local file (complete gzip, length, SHA-256), and only then renamed into
+place (:func:`bpnet.files.atomic_write`). Any failure, Ctrl-C included, deletes
+the ``.part`` file.
 
 Transient failures (connection errors, timeouts, HTTP 5xx and 429) are retried
 with exponential backoff; anything else (a 404, an HTML page, a bad checksum…)
@@ -22,7 +23,7 @@ import urllib3
 
 from . import data
 from .errors import DataError, DownloadError
-from .files import remove_quietly, temp_file_beside
+from .files import atomic_write
 
 CHUNK_BYTES = 1 << 16
 
@@ -126,22 +127,16 @@ def _with_retries(fetch, options):
 
 
 def _fetch(url, target, name, dataset, session, options):
-    """One attempt: stream ``url`` into a temporary file, verify it, move it to ``target``."""
+    """One attempt: stream ``url`` into a temporary file beside ``target``, verify it, move it into place."""
+    def write(part):
+        _stream(url, part, name, session, options)
+        part.seek(0)
+        _verify(part.read(), name, dataset)
+
     try:
-        fd, part = temp_file_beside(target, suffix=".part")
-    except OSError as exc:
-        raise DownloadError(f"cannot write to {target.parent}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as out:
-            _stream(url, out, name, session, options)
-        _verify(Path(part).read_bytes(), name, dataset)
-        os.replace(part, target)
+        atomic_write(target, write, suffix=".part")
     except OSError as exc:  # the network's errors are _Failed by now: this one is local
-        remove_quietly(part)
         raise DownloadError(f"cannot write {target}: {exc.strerror or exc}") from None
-    except BaseException:  # including KeyboardInterrupt: never leave a partial file
-        remove_quietly(part)
-        raise
 
 
 def _stream(url, out, name, session, options):
@@ -219,17 +214,10 @@ def _describe(exc):
 
 
 def _verify(blob, name, dataset):
-    """Check downloaded gzip bytes: data not HTML, a complete gzip, the right size and SHA-256."""
+    """Check downloaded gzip bytes: data not HTML, then :func:`bpnet.data.verify`'s checks."""
     if blob[:64].lstrip()[:1] == b"<":
         raise _Failed("got an HTML page, not data")
     try:
-        raw = data.gunzip(blob, name)
-    except DataError:
-        raise _Failed("not a complete gzip file") from None
-    expected = data.EXPECTED_BYTES[name]
-    if len(raw) != expected:
-        raise _Failed(f"expected {expected} bytes, got {len(raw)}")
-    try:
-        data.check_sha256(raw, name, dataset, name)
-    except DataError:
-        raise _Failed("SHA-256 mismatch") from None
+        data.verify(blob, name, dataset, gzipped=True)
+    except DataError as exc:
+        raise _Failed(str(exc)) from None

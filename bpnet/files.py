@@ -26,15 +26,16 @@ def remove_quietly(path):
         pass
 
 
-def atomic_write(path, write):
+def atomic_write(path, write, suffix=".tmp"):
     """Call ``write(file)`` on a temporary file beside ``path``, then move it into place.
 
-    A crash, a full disk or Ctrl-C never leaves a half-written ``path``: the old
+    A crash, a full disk, Ctrl-C or an exception raised by ``write`` (which may read
+    back what it wrote, to check it) never leaves a half-written ``path``: the old
     file stays as it was and the temporary file is removed.
     """
-    fd, tmp = temp_file_beside(path)
+    fd, tmp = temp_file_beside(path, suffix)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with os.fdopen(fd, "w+b") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())

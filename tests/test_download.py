@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from bpnet import data
+from bpnet import data, files
 from bpnet.download import download, mirror_urls
 from bpnet.errors import DataError, DownloadError
 
@@ -242,7 +242,9 @@ def test_corrupted_file_on_server_fails_the_checksum(make_mirror, tiny, data_dir
     monkeypatch.setenv("BPNET_MIRROR", mirror.url)
     error = download_failure(data_dir=data_dir)
     assert str(error) == f"could not download {FIRST_GZ} from any mirror:"
-    assert error.reasons[0] == f"{mirror.url}{FIRST_GZ}: SHA-256 mismatch"
+    reason = error.reasons[0]
+    assert reason.startswith(f"{mirror.url}{FIRST_GZ}: SHA-256 "), reason
+    assert reason.endswith("does not match mnist's train-images-idx3-ubyte; is it another dataset or a corrupted file?")
     assert mirror.count(FIRST_GZ) == 1  # a bad checksum is not retried
     assert os.listdir(data_dir) == []  # no partial file, no temporary file
 
@@ -317,7 +319,7 @@ def test_truncated_file(make_mirror, tiny, data_dir, monkeypatch, cut, reason):
     mirror = make_mirror({**tiny, FIRST_GZ: short})
     monkeypatch.setenv("BPNET_MIRROR", mirror.url)
     error = download_failure(data_dir=data_dir)
-    assert error.reasons[0] == f"{mirror.url}{FIRST_GZ}: " + reason.format(size=len(raw))
+    assert error.reasons[0].startswith(f"{mirror.url}{FIRST_GZ}: " + reason.format(size=len(raw))), error.reasons[0]
     assert os.listdir(data_dir) == []
 
 
@@ -407,6 +409,26 @@ def test_data_dir_that_cannot_be_created(tmp_path, tiny):
     blocker.write_text("in the way")
     with pytest.raises(DownloadError, match="cannot create the data folder"):
         download("mnist", blocker / "data", **FAST)
+
+
+@pytest.mark.parametrize("fail_at", ["create", "write"])
+def test_a_full_disk_is_one_line_and_leaves_nothing(make_mirror, tiny, data_dir, monkeypatch, fail_at):
+    monkeypatch.setenv("BPNET_MIRROR", make_mirror(tiny).url)
+    full = OSError(28, "No space left on device")
+    if fail_at == "create":
+        def no_temp_file(*args, **kwargs):
+            raise full
+        monkeypatch.setattr(files, "temp_file_beside", no_temp_file)
+    else:
+        real_flush = files.os.fsync
+
+        def no_space(fd):
+            real_flush(fd)
+            raise full
+        monkeypatch.setattr(files.os, "fsync", no_space)
+    error = download_failure(data_dir=data_dir)
+    assert str(error) == f"cannot write {data_dir / FIRST_GZ}: No space left on device"
+    assert os.listdir(data_dir) == []
 
 
 def test_unknown_dataset(data_dir):
