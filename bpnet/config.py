@@ -13,14 +13,18 @@ from pathlib import Path
 
 import yaml
 
+from . import network, optim
 from .data import DATASETS
 from .errors import ConfigError
 
-ACTIVATIONS = ("relu", "sigmoid", "tanh")
-HEADS = {("softmax", "cross_entropy"), ("sigmoid", "mse")}
-INITS = ("he", "xavier", "uniform")
-OPTIMIZERS = ("sgd", "momentum", "adam")
-SCHEDULES = ("constant", "cosine")
+# The choices come from the modules that implement them, so adding one there is enough.
+ACTIVATIONS = tuple(network.ACTIVATIONS)
+HEADS = tuple(network.HEADS)                       # (output, loss) pairs
+OUTPUTS = tuple(dict.fromkeys(output for output, _ in HEADS))
+LOSSES = tuple(dict.fromkeys(loss for _, loss in HEADS))
+INITS = network.INIT_SCHEMES
+OPTIMIZERS = tuple(optim.OPTIMIZERS)
+SCHEDULES = ("constant", "cosine")                 # bpnet.train.learning_rate
 DTYPES = ("float32", "float64")
 DATASET_NAMES = tuple(DATASETS)
 
@@ -103,11 +107,11 @@ def _validate(config):
     _check(isinstance(m.hidden, list) and all(_is_int(n) and n > 0 for n in m.hidden),
            "model.hidden", "must be a list of positive integers", m.hidden)
     _choice("model.activation", m.activation, ACTIVATIONS)
-    _choice("model.output", m.output, ("softmax", "sigmoid"))
-    _choice("model.loss", m.loss, ("cross_entropy", "mse"))
+    _choice("model.output", m.output, OUTPUTS)
+    _choice("model.loss", m.loss, LOSSES)
+    pairs = " or ".join(f"{output} + {loss}" for output, loss in HEADS)
     _check((m.output, m.loss) in HEADS, "model.loss",
-           f"{m.loss} does not go with model.output {m.output} "
-           "(use softmax + cross_entropy or sigmoid + mse)", m.loss)
+           f"{m.loss} does not go with model.output {m.output} (use {pairs})", m.loss)
     _choice("model.init", m.init, INITS)
     _check(_is_int(t.epochs) and t.epochs >= 1, "train.epochs", "must be an integer >= 1", t.epochs)
     _check(t.batch_size == "full" or (_is_int(t.batch_size) and t.batch_size >= 1),

@@ -135,6 +135,8 @@ class SigmoidMSE:
 
 HEADS = {cls.name: cls for cls in (SoftmaxCrossEntropy, SigmoidMSE)}
 
+INIT_SCHEMES = ("he", "xavier", "uniform")        # see Network.initialise
+
 
 # ----------------------------------------------------------------------------- buffers
 

@@ -133,6 +133,9 @@ class Adam(Optimizer):
         param -= one(self._alpha_t) * m / denom
 
 
+OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "adam": Adam}
+
+
 def make_optimizer(train_config):
     """The optimiser a :class:`bpnet.config.TrainConfig` asks for."""
     t = train_config

@@ -2,6 +2,7 @@
 
 import dataclasses
 
+import numpy as np
 import pytest
 import yaml
 from hypothesis import given, settings
@@ -310,3 +311,20 @@ def test_round_trip_through_a_file(tmp_path_factory, c):
     path = tmp_path_factory.mktemp("rt") / "c.yaml"
     path.write_text(c.to_yaml(), encoding="utf-8")
     assert load(str(path)) == c
+
+
+def test_every_choice_the_config_accepts_builds():
+    """The config's lists of choices come from the implementations: each one builds."""
+    from bpnet import optim
+    from bpnet.network import Network
+
+    for activation in config.ACTIVATIONS:
+        for output, loss in config.HEADS:
+            for init in config.INITS:
+                cfg = from_dict({"model": {"hidden": [3], "activation": activation, "output": output,
+                                           "loss": loss, "init": init}})
+                net = Network.for_mnist(cfg.model).initialise(cfg.model.init, np.random.default_rng(0))
+                assert net.describe() == f"784-3-10 {activation}, {output} + {loss}"
+    for name in config.OPTIMIZERS:
+        optimizer = optim.make_optimizer(from_dict({"train": {"optimizer": name}}).train)
+        assert type(optimizer) is optim.OPTIMIZERS[name]
