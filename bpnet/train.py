@@ -103,10 +103,12 @@ def prepare_run_dir(run_dir, config):
     return run_dir
 
 
-def append_metrics(run_dir, record):
+def write_metrics(run_dir, records):
+    """Write metrics.jsonl whole, through a temporary file: a crash leaves the old file or the
+    new one, never half a line (a few hundred bytes an epoch, so rewriting costs nothing)."""
+    text = "".join(json.dumps(asdict(record)) + "\n" for record in records)
     try:
-        with open(Path(run_dir) / "metrics.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps(asdict(record)) + "\n")
+        atomic_write(Path(run_dir) / "metrics.jsonl", lambda f: f.write(text.encode()))
     except OSError as exc:
         raise BpnetError(f"{run_dir}/metrics.jsonl: cannot write ({exc.strerror or exc})") from None
 
@@ -233,6 +235,20 @@ def learning_rate(train_config, step, total_steps):
     return train_config.lr
 
 
+def _resumed_history(records, resume, last_path):
+    """The metrics of the epochs ``last.npz`` has done: those in metrics.jsonl, and the last
+    one from the checkpoint itself if the run stopped before metrics.jsonl was written."""
+    done = resume.meta["epoch"]
+    history = [record for record in records if record.epoch <= done]
+    saved = resume.meta.get("metrics")
+    if saved is not None and (not history or history[-1].epoch < done):
+        try:
+            history.append(EpochRecord(**saved))
+        except TypeError:
+            raise CheckpointError(f"{last_path}: its metrics are damaged") from None
+    return history
+
+
 def _rng_from_state(state):
     rng = np.random.default_rng()
     rng.bit_generator.state = state
@@ -266,7 +282,7 @@ class Run:
             self.state["seconds"] = float(resume.meta.get("seconds", 0.0))
             # Stopped mid-epoch: replay this epoch's shuffle from the state it started with.
             self.rng = _rng_from_state(resume.meta["epoch_rng"] if self.state["batch"] else resume.meta["rng"])
-            self.history = read_metrics(self.run_dir)
+            self.history = _resumed_history(read_metrics(self.run_dir), resume, self.last_path)
         self.batches = Batches(data.train, self.t.batch_size, self.t.dtype)
         self.workspace, self.grad_sums = Workspace(), None
         self.params = self.network.parameters()
@@ -357,7 +373,9 @@ class Run:
             state.update(best_val_accuracy=val["accuracy"] or 0.0, best_epoch=state["epoch"])
             self.save(self.best_path, record)
         self.save(self.last_path, record)
-        append_metrics(self.run_dir, record)
+        # After last.npz: a crash in between leaves metrics.jsonl a line short, and the
+        # resumed run takes that line from last.npz (see _resumed_history).
+        write_metrics(self.run_dir, self.history + [record])
         self.history.append(record)
         return record
 

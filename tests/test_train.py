@@ -83,6 +83,40 @@ def test_same_seed_same_weights_other_seed_other_weights(data, tmp_path):
     assert not np.array_equal(a[0], c[0])
 
 
+def test_a_crash_before_metrics_are_written_loses_no_epoch(data, tmp_path, monkeypatch):
+    write = training.write_metrics
+
+    def crash_at_epoch_2(run_dir, records):          # killed between last.npz and metrics.jsonl
+        if records[-1].epoch == 2:
+            raise KeyboardInterrupt
+        write(run_dir, records)
+
+    monkeypatch.setattr(training, "write_metrics", crash_at_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        training.train(config(), data, tmp_path / "run")
+    assert [r.epoch for r in training.read_metrics(tmp_path / "run")] == [1]
+    assert not [p for p in os.listdir(tmp_path / "run") if p.startswith(".")]     # no temporary file
+
+    monkeypatch.setattr(training, "write_metrics", write)
+    ckpt, cfg = training.load_for_resume(tmp_path / "run")
+    result = training.train(cfg, data, tmp_path / "run", resume=ckpt)
+    straight = training.train(config(), data, tmp_path / "straight")
+    for records in (result.history, training.read_metrics(tmp_path / "run")):
+        assert [r.epoch for r in records] == [1, 2, 3]
+        assert [r.train_loss for r in records] == [r.train_loss for r in straight.history]
+
+
+def test_resumed_history_keeps_only_the_checkpoints_epochs(data, tmp_path):
+    training.train(config(epochs=2), data, tmp_path / "run")
+    records, last = training.read_metrics(tmp_path / "run"), tmp_path / "run" / "last.npz"
+    ckpt = checkpoint.load(last)
+    ckpt.meta["epoch"] = 1                                # as if last.npz were an epoch older
+    assert [r.epoch for r in training._resumed_history(records, ckpt, last)] == [1]
+    ckpt.meta.update(epoch=3, metrics={"epoch": 3, "tampered": True})
+    with pytest.raises(CheckpointError, match="last.npz: its metrics are damaged"):
+        training._resumed_history(records, ckpt, last)
+
+
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_interrupt_saves_and_resume_matches_an_uninterrupted_run(data, tmp_path, optimizer, signum):
