@@ -2,7 +2,8 @@
 
 Arrays: ``W1..WL``, ``b1..bL`` (1-based like the math), ``opt.<key>`` for the
 optimiser state, and ``meta``, a JSON string holding the resolved config, the
-epoch, step, metrics and bpnet version. Files are written atomically and read
+epoch, step, metrics, the bpnet version and the file's ``format`` (a later bpnet
+that changes what is stored raises it, so this one refuses what it cannot read). Files are written atomically and read
 with ``allow_pickle=False``; everything read is validated before it is used.
 """
 
@@ -34,8 +35,7 @@ class Checkpoint:
 def save(path, network, config, meta=None, optimizer_state=None):
     """Write a checkpoint to ``path`` atomically. ``meta`` is extra JSON-able metadata."""
     meta = dict(meta or {})
-    meta.update(format=FORMAT, bpnet_version=__version__, config=config.to_dict(),
-                sizes=network.sizes)
+    meta.update(format=FORMAT, bpnet_version=__version__, config=config.to_dict())
     arrays = dict(network.parameters())
     for key, value in (optimizer_state or {}).items():
         arrays[f"opt.{key}"] = value
@@ -78,6 +78,10 @@ def _read_meta(path, arrays):
         raise CheckpointError(f"{path}: its metadata is not valid JSON") from None
     if not isinstance(meta, dict) or "config" not in meta:
         raise CheckpointError(f"{path}: its metadata has no config")
+    version = meta.get("format", FORMAT)
+    if type(version) is not int or not 1 <= version <= FORMAT:
+        raise CheckpointError(f"{path}: checkpoint format {version!r} is not one this bpnet "
+                              f"{__version__} reads (format {FORMAT}); a newer bpnet wrote it?")
     return meta
 
 

@@ -287,7 +287,7 @@ class Run:
         self.workspace, self.grad_sums = Workspace(), None
         self.params = self.network.parameters()
         if resume is not None:
-            _check_resumable(self.last_path, resume, self.batches, self.optimizer, self.params)
+            _check_resumable(self.last_path, resume, self.t.dtype, self.batches, self.optimizer, self.params)
         # Only a run that can start touches the folder: a refused resume leaves it as it was.
         prepare_run_dir(self.run_dir, config)
         link_latest(self.run_dir)
@@ -472,8 +472,11 @@ def load_for_resume(run_dir, overrides=()):
     return ckpt, config
 
 
-def _check_resumable(path, resume, batches, optimizer, params):
-    """The saved position and optimiser state fit this data, this network and this optimiser."""
+def _check_resumable(path, resume, dtype, batches, optimizer, params):
+    """The saved weights, position and optimiser state fit this dtype, data, network and optimiser."""
+    if resume.network.dtype != np.dtype(dtype):
+        raise CheckpointError(f"{path}: its weights are {resume.network.dtype} but its config says "
+                              f"train.dtype {dtype}")
     if resume.meta["batch"] >= batches.count:
         raise CheckpointError(f"{path}: saved at batch {resume.meta['batch']} of an epoch of {batches.count}")
     shapes = {name: (p.shape, p.dtype) for name, p in params}

@@ -89,7 +89,7 @@ def test_round_trip(tmp_path, dtype):
         np.testing.assert_array_equal(got, want)
     assert ckpt.config == tiny_config(dtype=dtype)
     assert ckpt.meta["epoch"] == 4 and ckpt.meta["step"] == 99 and ckpt.meta["note"] == "ü"
-    assert ckpt.meta["sizes"] == [784, 3, 10] and "bpnet_version" in ckpt.meta
+    assert ckpt.meta["format"] == checkpoint.FORMAT and "bpnet_version" in ckpt.meta
     assert set(ckpt.optimizer_state) == set(state)
     for key, value in state.items():
         assert ckpt.optimizer_state[key].dtype == value.dtype
@@ -217,6 +217,8 @@ TAMPERED = {
     "config unknown key": (lambda a: set_meta(a, config={"model": {"layers": 3}}),
                            "its config is invalid: unknown key model.layers"),
     "config not a mapping": (lambda a: set_meta(a, config=[1]), "its config is invalid"),
+    "format from the future": (lambda a: set_meta(a, format=2), "checkpoint format 2 is not one this bpnet"),
+    "format not a number": (lambda a: set_meta(a, format="1"), "checkpoint format '1' is not one"),
     "config disagrees with weights": (lambda a: set_meta(a, config={"model": {"hidden": [4]}}),
                                       "do not match the layer sizes 784-4-10"),
 }

@@ -267,6 +267,13 @@ def test_resume_refuses_optimizer_state_that_does_not_fit(data, tmp_path):
         training.train(cfg, data, run, resume=ckpt)
 
 
+def test_resume_refuses_weights_of_another_dtype_than_the_config(data, tmp_path):
+    run = tampered_run(data, tmp_path / "run", lambda ckpt: setattr(ckpt.config.train, "dtype", "float64"))
+    ckpt, cfg = training.load_for_resume(run, ["train.epochs=2"])
+    with pytest.raises(CheckpointError, match="its weights are float32 but its config says train.dtype float64"):
+        training.train(cfg, data, run, resume=ckpt)
+
+
 def test_resume_refuses_momentum_state_of_an_older_bpnet(data, tmp_path):
     """Earlier bpnet kept momentum as v (unscaled by α) in v_*; using it as u = αv would silently
     drop or misscale the velocity, so such a checkpoint is refused, not half-resumed."""
@@ -279,7 +286,6 @@ def test_resume_refuses_momentum_state_of_an_older_bpnet(data, tmp_path):
     ckpt, cfg = training.load_for_resume(run, ["train.epochs=2"])
     with pytest.raises(CheckpointError, match="v_.* is not Momentum's .*cannot be resumed"):
         training.train(cfg, data, run, resume=ckpt)
-
 
 
 def test_a_refused_resume_leaves_the_run_folder_as_it_was(data, tmp_path):
