@@ -290,15 +290,13 @@ def predict(images, checkpoint_path, top_k, as_json):
         hint = " (train one with `bpnet train` or pass --checkpoint)" if checkpoint_path == DEFAULT_CHECKPOINT else ""
         raise CheckpointError(f"{checkpoint_path}: no such checkpoint{hint}")
     network = checkpoint.load(checkpoint_path).network
-    failures = []
+    unreadable = 0
     for path in images:
         try:
             A0 = load_images([path], network.dtype)                              # (784, 1)
         except ImageError as exc:
-            if len(images) == 1:
-                raise
-            click.echo(f"Error: {exc}", err=True)      # report it, and go on with the others
-            failures.append(path)
+            click.echo(f"Error: {exc}", err=True)      # one line per bad image, and go on with the others
+            unreadable += 1
             continue
         p = _distribution(network, A0)[:, 0]
         order = np.argsort(-p, kind="stable")[:top_k]
@@ -309,8 +307,8 @@ def predict(images, checkpoint_path, top_k, as_json):
         else:
             others = "".join(f"  {t['digit']} {t['probability']:.1%}" for t in top[1:])
             click.echo(f"{path}: {top[0]['digit']} ({top[0]['probability']:.1%}){others}")
-    if failures:
-        raise ImageError(f"{len(failures)} of {len(images)} images could not be read")
+    if unreadable:
+        click.get_current_context().exit(ImageError.exit_code)
 
 
 # ----------------------------------------------------------------------------- gradcheck
