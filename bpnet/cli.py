@@ -23,8 +23,27 @@ from .errors import BpnetError, CheckpointError, ConfigError, DataError, ImageEr
 DEFAULT_CHECKPOINT = "runs/latest/best.npz"
 
 
+def _usage_line(exc):
+    """A click usage error as bpnet's one line, with where to find the usage when click knows it."""
+    see = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+    return f"Error: {exc.format_message()}{see}"
+
+
+# Plain `bpnet` prints the help (exit 2 in click >= 8.2): that one stays as click shows it.
+_SHOWS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
 class Group(click.Group):
     """Runs a command and maps bpnet's exceptions to a message and an exit code."""
+
+    def make_context(self, *args, **kwargs):
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as exc:          # `bpnet --bogus`: the group's own options
+            if isinstance(exc, _SHOWS_HELP):
+                raise
+            click.echo(_usage_line(exc), err=True)
+            sys.exit(exc.exit_code)
 
     def invoke(self, ctx):
         debug = ctx.params.get("debug", False)
@@ -38,6 +57,10 @@ class Group(click.Group):
 
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:          # a command's options or arguments, an unknown command
+            if isinstance(exc, _SHOWS_HELP):
+                raise
+            fail([_usage_line(exc)], exc.exit_code)
         except Interrupted as exc:
             fail([f"Interrupted: {exc}"], exc.exit_code)
         except BpnetError as exc:

@@ -43,7 +43,7 @@ TINY_TRAIN = ["--set", "data.validation=1000", "--set", "train.epochs=1", "--set
 # ----------------------------------------------------------------------------- helpers
 
 def invoke(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
+    return CliRunner().invoke(cli, [str(a) for a in args], prog_name="bpnet")
 
 
 def explain(result):
@@ -143,16 +143,22 @@ def test_command_help_shows_defaults_and_an_example(command):
     assert first.startswith("Usage: ") and f" {command} " in first, first
 
 
-def test_unknown_command_is_bad_usage():
-    result = invoke("fly")
-    assert result.exit_code == 2, explain(result)
-    assert "No such command" in result.stderr and "Traceback" not in result.stderr
+@pytest.mark.parametrize("args, expected", [
+    (["fly"], "Error: No such command 'fly'. (see 'bpnet --help')"),
+    (["--fly"], "Error: No such option '--fly'. (see 'bpnet --help')"),
+    (["predict", "x.png", "--top", "11"],
+     "Error: Invalid value for '--top': 11 is not in the range 1<=x<=10. (see 'bpnet predict --help')"),
+    (["eval"], "Error: Missing argument 'CHECKPOINT'. (see 'bpnet eval --help')"),
+    (["train", "--zzz"], "Error: No such option '--zzz'. (see 'bpnet train --help')"),
+    (["train", "--set"], "Error: Option '--set' requires an argument."),
+])
+def test_bad_usage_is_one_line_and_exit_2(args, expected):
+    assert error_line(invoke(*args), 2) == expected
 
 
-def test_bad_option_value_is_bad_usage():
-    result = invoke("predict", "x.png", "--top", "11")
-    assert result.exit_code == 2, explain(result)
-    assert "--top" in result.stderr
+def test_bpnet_alone_shows_the_help():
+    result = invoke()
+    assert "Usage: bpnet" in result.stdout + result.stderr and "Example" in result.stdout + result.stderr
 
 
 # ----------------------------------------------------------------------------- train: bad config
