@@ -60,6 +60,7 @@ def download(dataset_name, data_dir, progress=None, session=None, *,
     """
     dataset = data.get_dataset(dataset_name)
     data_dir = Path(data_dir)
+    created = _missing_folders(data_dir)
     _make_dir(data_dir)
     options = dict(progress=progress, attempts=attempts, backoff=backoff,
                    timeout=timeout, deadline=deadline)
@@ -67,6 +68,13 @@ def download(dataset_name, data_dir, progress=None, session=None, *,
     session = requests.Session() if own_session else session
     try:
         return [_ensure(name, dataset, data_dir, session, options) for name in data.FILES]
+    except BaseException:
+        for folder in created:       # a failed first download leaves no empty folders behind
+            try:
+                folder.rmdir()
+            except OSError:          # not empty: something else is in there
+                break
+        raise
     finally:
         if own_session:
             session.close()
@@ -80,6 +88,16 @@ def _make_dir(data_dir):
     except OSError as exc:
         reason = exc.strerror or exc
         raise DownloadError(f"cannot create the data folder {data_dir}: {reason}") from None
+
+
+def _missing_folders(folder):
+    """``folder`` and those of its parents that do not exist yet, deepest first."""
+    missing = []
+    for path in (folder, *folder.parents):
+        if path.exists():
+            break
+        missing.append(path)
+    return missing
 
 
 def _ensure(name, dataset, data_dir, session, options):

@@ -282,7 +282,7 @@ def test_missing_files_with_download_impossible(tmp_path, offline):
         data.load("mnist", folder)
     assert len(info.value.reasons) == 2
     assert all("127.0.0.1:9" in r and "connection refused" in r for r in info.value.reasons)
-    assert os.listdir(folder) == []          # nothing half-downloaded
+    assert not folder.exists()          # nothing half-downloaded, not even the folder
 
 
 def test_truncated_local_file_is_not_downloaded_again(tiny_dataset):

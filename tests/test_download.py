@@ -246,7 +246,7 @@ def test_corrupted_file_on_server_fails_the_checksum(make_mirror, tiny, data_dir
     assert reason.startswith(f"{mirror.url}{FIRST_GZ}: SHA-256 "), reason
     assert reason.endswith("does not match mnist's train-images-idx3-ubyte; is it another dataset or a corrupted file?")
     assert mirror.count(FIRST_GZ) == 1  # a bad checksum is not retried
-    assert os.listdir(data_dir) == []  # no partial file, no temporary file
+    assert not data_dir.exists()  # no partial file, no temporary file
 
 
 def test_server_down_lists_every_url(dead_url, offline, data_dir, monkeypatch):
@@ -258,7 +258,7 @@ def test_server_down_lists_every_url(dead_url, offline, data_dir, monkeypatch):
         f"{down}{FIRST_GZ}: connection refused (2 attempts)",
         f"{offline}{FIRST_GZ}: connection refused (2 attempts)",
     ]
-    assert os.listdir(data_dir) == []
+    assert not data_dir.exists()
 
 
 def test_404_falls_through_to_the_next_mirror(make_mirror, tiny, data_dir, monkeypatch):
@@ -288,7 +288,7 @@ def test_html_page_instead_of_data(make_mirror, tiny, data_dir, monkeypatch, how
     error = download_failure(data_dir=data_dir)
     assert error.reasons[0] == f"{mirror.url}{FIRST_GZ}: got an HTML page, not data"
     assert mirror.count(FIRST_GZ) == 1
-    assert os.listdir(data_dir) == []
+    assert not data_dir.exists()
 
 
 def test_503_is_retried_then_succeeds(make_mirror, tiny, data_dir, monkeypatch):
@@ -320,7 +320,7 @@ def test_truncated_file(make_mirror, tiny, data_dir, monkeypatch, cut, reason):
     monkeypatch.setenv("BPNET_MIRROR", mirror.url)
     error = download_failure(data_dir=data_dir)
     assert error.reasons[0].startswith(f"{mirror.url}{FIRST_GZ}: " + reason.format(size=len(raw))), error.reasons[0]
-    assert os.listdir(data_dir) == []
+    assert not data_dir.exists()
 
 
 def test_connection_dropped_mid_body_is_retried(make_mirror, tiny, data_dir, monkeypatch):
@@ -330,7 +330,7 @@ def test_connection_dropped_mid_body_is_retried(make_mirror, tiny, data_dir, mon
     error = download_failure(data_dir=data_dir, attempts=2)
     assert error.reasons[0] == f"{mirror.url}{FIRST_GZ}: connection broken during the download (2 attempts)"
     assert mirror.count(FIRST_GZ) == 2
-    assert os.listdir(data_dir) == []
+    assert not data_dir.exists()
 
 
 def test_stalled_server_times_out(make_mirror, tiny, data_dir, monkeypatch):
@@ -347,7 +347,7 @@ def test_deadline_caps_one_download(make_mirror, tiny, data_dir, monkeypatch):
     error = download_failure(data_dir=data_dir, deadline=0)
     assert error.reasons[0] == f"{mirror.url}{FIRST_GZ}: took longer than 0 s"
     assert mirror.count(FIRST_GZ) == 1  # a slow mirror stays slow: move on, no retry
-    assert os.listdir(data_dir) == []
+    assert not data_dir.exists()
 
 
 def test_content_encoding_gzip_is_not_undone(make_mirror, tiny, data_dir, monkeypatch):
@@ -401,7 +401,7 @@ def test_keyboard_interrupt_mid_download_leaves_no_temp_file(make_mirror, real_f
     with pytest.raises(KeyboardInterrupt):
         download("mnist", data_dir, progress=InterruptingBar, **FAST)
     assert len(seen_parts) == 1 and seen_parts[0].startswith("." + FIRST_GZ)
-    assert os.listdir(data_dir) == []
+    assert not data_dir.exists()
 
 
 def test_data_dir_that_cannot_be_created(tmp_path, tiny):
@@ -428,7 +428,15 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(make_mirror, tiny, data_dir,
         monkeypatch.setattr(files.os, "fsync", no_space)
     error = download_failure(data_dir=data_dir)
     assert str(error) == f"cannot write {data_dir / FIRST_GZ}: No space left on device"
-    assert os.listdir(data_dir) == []
+    assert not data_dir.exists()
+
+
+def test_a_failed_download_keeps_a_folder_that_was_there(make_mirror, tiny, data_dir, monkeypatch):
+    mirror = make_mirror({**tiny, FIRST_GZ: b"<html>gone</html>"})
+    monkeypatch.setenv("BPNET_MIRROR", mirror.url)
+    data_dir.mkdir(parents=True)
+    download_failure(data_dir=data_dir)
+    assert data_dir.is_dir() and os.listdir(data_dir) == []
 
 
 def test_unknown_dataset(data_dir):
