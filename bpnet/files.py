@@ -19,6 +19,26 @@ def temp_file_beside(path, suffix=".tmp"):
     return fd, tmp
 
 
+def missing_folders(folder):
+    """``folder`` and those of its parents that do not exist yet, deepest first: what
+    ``mkdir(parents=True)`` would create, and what to remove again if nothing came of it."""
+    missing = []
+    for path in (Path(folder), *Path(folder).parents):
+        if path.exists():
+            break
+        missing.append(path)
+    return missing
+
+
+def remove_empty_folders(folders):
+    """Remove ``folders`` (deepest first) as long as they are empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:      # not empty: something else lives there
+            return
+
+
 def remove_quietly(path):
     try:
         os.unlink(path)

@@ -23,7 +23,7 @@ from . import checkpoint
 from .data import N_CLASSES, N_PIXELS, load as load_data, one_hot, resolve_data_dir, scale_rows
 from .errors import BpnetError, CheckpointError, ConfigError, DivergedError, Interrupted
 from .evaluate import evaluate
-from .files import atomic_write
+from .files import atomic_write, missing_folders, remove_empty_folders, remove_quietly
 from .network import Network, Workspace
 from .optim import SCALARS, make_optimizer
 
@@ -85,11 +85,19 @@ def link_latest(run_dir):
 
 
 def check_new_run_dir(run_dir):
-    """A new run must not write into a folder that already holds files (another run's)."""
+    """A new run must not write into a folder that already holds files (another run's), and
+    must be able to create its folder: both are known before any data is loaded."""
     run_dir = Path(run_dir)
     if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
         raise ConfigError(f"{run_dir}: already exists and is not empty; "
                           f"continue it with --resume {run_dir} or choose another --out")
+    created = missing_folders(run_dir)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BpnetError(f"{run_dir}: cannot create the run folder ({exc.strerror or exc})") from None
+    finally:
+        remove_empty_folders(created)           # only a probe: Run creates it for real
 
 
 def prepare_run_dir(run_dir, config):
@@ -101,6 +109,14 @@ def prepare_run_dir(run_dir, config):
     except OSError as exc:
         raise BpnetError(f"{run_dir}: cannot create the run folder ({exc.strerror or exc})") from None
     return run_dir
+
+
+def remove_unfinished_run(run_dir, created):
+    """Take back what a new run wrote before its first last.npz: a folder that can neither be
+    resumed nor reused with --out helps nobody. ``created``: the folders the run made."""
+    for name in ("best.npz", "metrics.jsonl", "config.yaml"):
+        remove_quietly(Path(run_dir) / name)
+    remove_empty_folders(created)
 
 
 def write_metrics(run_dir, records):
@@ -269,6 +285,7 @@ class Run:
         self.run_dir = Path(run_dir)
         self.last_path, self.best_path = self.run_dir / "last.npz", self.run_dir / "best.npz"
         self.optimizer = make_optimizer(self.t)
+        self.created = [] if resume else missing_folders(self.run_dir)     # see remove_unfinished_run
         if resume is None:
             self.rng = np.random.default_rng(self.t.seed)
             self.network = Network.for_mnist(config.model, self.t.dtype).initialise(config.model.init, self.rng)
@@ -287,10 +304,15 @@ class Run:
         self.workspace, self.grad_sums = Workspace(), None
         self.params = self.network.parameters()
         if resume is not None:
-            _check_resumable(self.last_path, resume, self.t.dtype, self.batches, self.optimizer, self.params)
+            check_resumable(self.last_path, resume, config)
+            if resume.meta["batch"] >= self.batches.count:
+                raise CheckpointError(f"{self.last_path}: saved at batch {resume.meta['batch']} "
+                                      f"of an epoch of {self.batches.count}")
         # Only a run that can start touches the folder: a refused resume leaves it as it was.
+        # `latest` moves to a new run once it has a last.npz (see save).
         prepare_run_dir(self.run_dir, config)
-        link_latest(self.run_dir)
+        if resume is not None:
+            link_latest(self.run_dir)
         self.total_steps = self.t.epochs * self.batches.count
 
     def step(self, chunks, n):
@@ -383,7 +405,10 @@ class Run:
         meta = dict(self.state, rng=self.rng.bit_generator.state)
         if record is not None:
             meta["metrics"] = asdict(record)
+        first = path == self.last_path and not path.exists()
         checkpoint.save(path, self.network, self.config, meta=meta, optimizer_state=self.optimizer.state)
+        if first:
+            link_latest(self.run_dir)
 
     def test(self):
         """Loss and accuracy of best.npz on the test set (measured once, at the end)."""
@@ -407,9 +432,21 @@ def train(config, data=None, run_dir=None, resume=None, on_batch=None, on_epoch=
     if resume is None:
         check_new_run_dir(run_dir)
     run = Run(config, data, run_dir, resume)
-    t = config.train
+    try:
+        with StopFlag() as stop:
+            test = _train_and_test(run, stop, on_batch, on_epoch)
+    except BaseException:
+        if not run.last_path.exists():
+            remove_unfinished_run(run.run_dir, run.created)
+        raise
+    return Result(run.run_dir, run.history, run.best_path, run.last_path, run.state["best_epoch"], test)
+
+
+def _train_and_test(run, stop, on_batch, on_epoch):
+    """The epochs still to do, then the test set's loss and accuracy of best.npz."""
+    t = run.t
     # A diverging run overflows on its way to NaN; the loss check in Run.step reports it once.
-    with StopFlag() as stop, np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):
         while run.state["epoch"] < t.epochs:
             seconds, sums = run.epoch(stop, on_batch)
             epoch = run.state["epoch"]
@@ -421,13 +458,18 @@ def train(config, data=None, run_dir=None, resume=None, on_batch=None, on_epoch=
                 run.save(run.last_path)          # what an uninterrupted run would not have reported
             if stop.signum is not None:
                 raise _interrupted(stop.signum, run.last_path, run.run_dir)
-        test = run.test()
-    return Result(run.run_dir, run.history, run.best_path, run.last_path, run.state["best_epoch"], test)
+    test = run.test()
+    if stop.signum is not None:                  # training is done and saved; only the test was cut
+        name = signal.Signals(stop.signum).name
+        raise Interrupted(f"interrupted by {name} while measuring the test set; training had finished "
+                          f"and is saved; measure it with: bpnet eval {run.best_path}",
+                          stop.signum, run.last_path)
+    return test
 
 
 def _diverged(what, epoch, step, lr, last_path):
     saved = (f"the last good checkpoint {last_path} is untouched" if last_path.exists()
-             else "no checkpoint had been saved yet")
+             else "no checkpoint had been saved yet, so the run folder is removed")
     return DivergedError(
         f"training diverged: {what} at epoch {epoch}, step {step} with learning rate {lr}; "
         f"{saved}; try a smaller train.lr"
@@ -469,18 +511,21 @@ def load_for_resume(run_dir, overrides=()):
     if config.train.epochs < ckpt.meta["epoch"]:
         raise ConfigError(f"train.epochs={config.train.epochs} is fewer than the {ckpt.meta['epoch']} "
                           f"epochs {run_dir} has already trained")
+    check_resumable(last, ckpt, config)           # before any data is loaded
     return ckpt, config
 
 
-def _check_resumable(path, resume, dtype, batches, optimizer, params):
-    """The saved weights, position and optimiser state fit this dtype, data, network and optimiser."""
-    if resume.network.dtype != np.dtype(dtype):
+def check_resumable(path, resume, config):
+    """The checkpoint's weights and optimiser state are what this config's optimiser needs to go
+    on exactly where it stopped: the run's dtype, every state array, shaped like its parameter,
+    finite, and nothing of another optimiser."""
+    if resume.network.dtype != np.dtype(config.train.dtype):
         raise CheckpointError(f"{path}: its weights are {resume.network.dtype} but its config says "
-                              f"train.dtype {dtype}")
-    if resume.meta["batch"] >= batches.count:
-        raise CheckpointError(f"{path}: saved at batch {resume.meta['batch']} of an epoch of {batches.count}")
+                              f"train.dtype {config.train.dtype}")
+    optimizer, state = make_optimizer(config.train), resume.optimizer_state
+    params = resume.network.parameters()
     shapes = {name: (p.shape, p.dtype) for name, p in params}
-    for key, value in optimizer.state.items():
+    for key, value in state.items():
         slot, _, name = key.partition("_")
         if key in SCALARS:
             if not _valid_scalar(key, value) or key not in optimizer.scalars:
@@ -491,6 +536,13 @@ def _check_resumable(path, resume, dtype, batches, optimizer, params):
                                   f"(a checkpoint of another bpnet version?); it cannot be resumed")
         elif name not in shapes or (value.shape, value.dtype) != shapes[name]:
             raise CheckpointError(f"{path}: optimiser state {key} does not fit the network")
+        elif not np.isfinite(value).all():
+            raise CheckpointError(f"{path}: optimiser state {key} holds NaN or infinite values")
+    # Every step creates all of them, so a checkpoint past step 0 without one was tampered with.
+    needed = [f"{slot}_{name}" for slot in optimizer.slots for name, _ in params] + list(optimizer.scalars)
+    missing = [key for key in needed if key not in state]
+    if missing and resume.meta["step"] > 0:
+        raise CheckpointError(f"{path}: optimiser state {missing[0]} is missing; it cannot be resumed exactly")
 
 
 def _valid_scalar(key, value):
@@ -502,6 +554,11 @@ def _valid_scalar(key, value):
     return value.dtype.kind == "f" and math.isfinite(float(value)) and float(value) > 0
 
 
+def _is_finite(value):
+    """A JSON number that is not NaN or infinite (they would end up in metrics.jsonl)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _is_count(value):
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
@@ -510,10 +567,9 @@ def _check_state(path, meta):
     """The training state in a checkpoint's metadata has the types and ranges train() relies on."""
     sums = meta["sums"]
     ok = (all(_is_count(meta[k]) for k in ("epoch", "step", "batch", "best_epoch"))
-          and isinstance(meta["best_val_accuracy"], (int, float))
-          and isinstance(meta.get("seconds", 0.0), (int, float))
-          and isinstance(sums, list) and len(sums) == 3
-          and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in sums))
+          and _is_finite(meta["best_val_accuracy"])
+          and _is_finite(meta.get("seconds", 0.0)) and meta.get("seconds", 0.0) >= 0
+          and isinstance(sums, list) and len(sums) == 3 and all(_is_finite(x) for x in sums))
     if not ok:
         raise CheckpointError(f"{path}: its training state is damaged")
     try:

@@ -605,6 +605,14 @@ def test_training_into_a_folder_that_holds_another_run_is_refused(tmp_path):
     assert (run / "metrics.jsonl").read_text() == "{}\n"
 
 
+def test_a_run_folder_that_cannot_be_made_is_refused_before_the_data_is_read(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a-file").write_text("in the way")
+    result = invoke("train", "--out", "a-file/run", "--data-dir", "no-data-here")
+    assert error_line(result, 1) == "Error: a-file/run: cannot create the run folder (Not a directory)"
+    assert result.stdout == "" and sorted(os.listdir(tmp_path)) == ["a-file"]     # nothing downloaded
+
+
 def test_resume_takes_config_and_folder_from_the_run(tmp_path):
     result = invoke("train", "--resume", tmp_path, "--config", "fast")
     check(result, 2, "--resume takes the config and the folder from RUN")

@@ -10,7 +10,7 @@ import pytest
 from bpnet import checkpoint, train as training
 from bpnet.config import from_dict
 from bpnet.data import MNIST, Split, load
-from bpnet.errors import CheckpointError, ConfigError, DivergedError, Interrupted
+from bpnet.errors import BpnetError, CheckpointError, ConfigError, DivergedError, Interrupted
 from bpnet.network import Network
 
 
@@ -168,6 +168,51 @@ def test_divergence_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(
     assert (run / "last.npz").read_bytes() == before
 
 
+def test_a_run_that_fails_before_its_first_checkpoint_leaves_nothing(data, tmp_path):
+    training.train(config(epochs=1), data, tmp_path / "runs" / "good")
+    with pytest.raises(DivergedError, match="no checkpoint had been saved yet, so the run folder is removed"):
+        training.train(config(lr=1e30, optimizer="sgd"), data, tmp_path / "runs" / "new" / "bad")
+    assert sorted(os.listdir(tmp_path / "runs")) == ["good", "latest"]     # not even runs/new
+    assert (tmp_path / "runs" / "latest").resolve() == (tmp_path / "runs" / "good").resolve()
+
+
+def test_a_full_disk_before_the_first_last_npz_leaves_nothing(data, tmp_path, monkeypatch):
+    save = checkpoint.save
+
+    def disk_full_at_last(path, *args, **kwargs):      # best.npz fits, last.npz does not
+        if path.name == "last.npz":
+            raise BpnetError(f"{path}: cannot save checkpoint (No space left on device)")
+        save(path, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoint, "save", disk_full_at_last)
+    with pytest.raises(BpnetError, match="No space left"):
+        training.train(config(), data, tmp_path / "run")
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_signal_while_measuring_the_test_set_stops_after_saving(data, tmp_path, monkeypatch):
+    measure = training.Run.test
+
+    def terminated_during_test(run):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return measure(run)
+
+    monkeypatch.setattr(training.Run, "test", terminated_during_test)
+    with pytest.raises(Interrupted, match="while measuring the test set; training had finished") as info:
+        training.train(config(epochs=2), data, tmp_path / "run")
+    assert info.value.exit_code == 143
+    assert checkpoint.load(tmp_path / "run" / "last.npz").meta["epoch"] == 2
+    assert "bpnet eval " + str(tmp_path / "run" / "best.npz") in str(info.value)
+
+
+def test_the_run_folder_is_checked_before_anything_is_loaded(tmp_path):
+    (tmp_path / "a-file").write_text("in the way")
+    with pytest.raises(BpnetError, match="a-file/run: cannot create the run folder"):
+        training.check_new_run_dir(tmp_path / "a-file" / "run")
+    training.check_new_run_dir(tmp_path / "new" / "run")       # can be made: only probed, not kept
+    assert sorted(os.listdir(tmp_path)) == ["a-file"]
+
+
 def test_full_batch_gradient_descent_is_the_seed_001_update(data, tmp_path):
     """One epoch of batch_size 'full' with SGD is W ← W − α ∂C/∂W over all training columns."""
     cfg = from_dict({"model": {"hidden": [8]},
@@ -242,6 +287,17 @@ def tampered_run(data, run, change):
     return run
 
 
+def assert_resume_refused(data, run, match):
+    """--resume refuses ``run`` before any data is loaded, and the Python API's train(resume=)
+    refuses the same checkpoint."""
+    with pytest.raises(CheckpointError, match=match):
+        training.load_for_resume(run, ["train.epochs=2"])
+    ckpt = checkpoint.load(run / "last.npz")
+    cfg = from_dict({**ckpt.config.to_dict(), "train": {**ckpt.config.to_dict()["train"], "epochs": 2}})
+    with pytest.raises(CheckpointError, match=match):
+        training.train(cfg, data, run, resume=ckpt)
+
+
 def test_resume_refuses_a_checkpoint_without_training_state(data, tmp_path):
     run = tampered_run(data, tmp_path / "run", lambda ckpt: ckpt.meta.pop("sums"))
     with pytest.raises(CheckpointError, match="not a resumable training checkpoint"):
@@ -252,7 +308,9 @@ def test_resume_refuses_a_checkpoint_without_training_state(data, tmp_path):
 
 
 @pytest.mark.parametrize("field, value", [("step", "x"), ("batch", -1), ("sums", "abc"), ("epoch", 1.5),
-                                          ("best_val_accuracy", None)])
+                                          ("best_val_accuracy", None), ("sums", [float("nan"), 0, 0]),
+                                          ("sums", [0.0, float("inf"), 1]), ("seconds", float("inf")),
+                                          ("seconds", -1.0), ("best_val_accuracy", float("nan"))])
 def test_resume_refuses_a_damaged_training_state(data, tmp_path, field, value):
     run = tampered_run(data, tmp_path / "run", lambda ckpt: ckpt.meta.update({field: value}))
     with pytest.raises(CheckpointError, match="training state is damaged"):
@@ -262,16 +320,12 @@ def test_resume_refuses_a_damaged_training_state(data, tmp_path, field, value):
 def test_resume_refuses_optimizer_state_that_does_not_fit(data, tmp_path):
     run = tampered_run(data, tmp_path / "run",
                        lambda ckpt: ckpt.optimizer_state.update(u_W1=np.zeros((3, 3), np.float32)))
-    ckpt, cfg = training.load_for_resume(run, ["train.epochs=2"])
-    with pytest.raises(CheckpointError, match="optimiser state u_W1 does not fit"):
-        training.train(cfg, data, run, resume=ckpt)
+    assert_resume_refused(data, run, "optimiser state u_W1 does not fit")
 
 
 def test_resume_refuses_weights_of_another_dtype_than_the_config(data, tmp_path):
     run = tampered_run(data, tmp_path / "run", lambda ckpt: setattr(ckpt.config.train, "dtype", "float64"))
-    ckpt, cfg = training.load_for_resume(run, ["train.epochs=2"])
-    with pytest.raises(CheckpointError, match="its weights are float32 but its config says train.dtype float64"):
-        training.train(cfg, data, run, resume=ckpt)
+    assert_resume_refused(data, run, "its weights are float32 but its config says train.dtype float64")
 
 
 def test_resume_refuses_momentum_state_of_an_older_bpnet(data, tmp_path):
@@ -283,18 +337,14 @@ def test_resume_refuses_momentum_state_of_an_older_bpnet(data, tmp_path):
             state["v_" + key[2:]] = state.pop(key) / 0.1
         state.pop("lr")
     run = tampered_run(data, tmp_path / "run", to_old_format)
-    ckpt, cfg = training.load_for_resume(run, ["train.epochs=2"])
-    with pytest.raises(CheckpointError, match="v_.* is not Momentum's .*cannot be resumed"):
-        training.train(cfg, data, run, resume=ckpt)
+    assert_resume_refused(data, run, "v_.* is not Momentum's .*cannot be resumed")
 
 
 def test_a_refused_resume_leaves_the_run_folder_as_it_was(data, tmp_path):
     run = tampered_run(data, tmp_path / "run", lambda ckpt: ckpt.optimizer_state.update(lr=np.array(-1.0)))
     training.train(config(epochs=1), data, tmp_path / "other")           # `latest` now points at other
     before = (run / "config.yaml").read_bytes()
-    ckpt, cfg = training.load_for_resume(run, ["train.epochs=2"])
-    with pytest.raises(CheckpointError):
-        training.train(cfg, data, run, resume=ckpt)
+    assert_resume_refused(data, run, "optimiser state lr is damaged")
     assert (run / "config.yaml").read_bytes() == before
     assert (tmp_path / "latest").resolve() == (tmp_path / "other").resolve()
 
@@ -312,9 +362,26 @@ def test_resume_refuses_damaged_optimizer_scalars(data, tmp_path, optimizer, key
     ckpt = checkpoint.load(run / "last.npz")
     ckpt.optimizer_state[key] = value
     checkpoint.save(run / "last.npz", ckpt.network, ckpt.config, ckpt.meta, ckpt.optimizer_state)
-    ckpt, cfg = training.load_for_resume(run, ["train.epochs=2"])
-    with pytest.raises(CheckpointError, match=f"optimiser state {key} is damaged"):
-        training.train(cfg, data, run, resume=ckpt)
+    assert_resume_refused(data, run, f"optimiser state {key} is damaged")
+
+
+@pytest.mark.parametrize("optimizer, change, match", [
+    ("momentum", lambda state: state.pop("u_W1"), "optimiser state u_W1 is missing"),
+    ("momentum", lambda state: [state.pop(k) for k in list(state)], "optimiser state u_W1 is missing"),
+    ("momentum", lambda state: state.pop("lr"), "optimiser state lr is missing"),
+    ("adam", lambda state: state.pop("v_b2"), "optimiser state v_b2 is missing"),
+    ("adam", lambda state: state.pop("t"), "optimiser state t is missing"),
+    ("momentum", lambda state: state["u_W1"].__setitem__((0, 0), np.nan), "u_W1 holds NaN or infinite"),
+    ("adam", lambda state: state["m_b1"].__setitem__((0, 0), -np.inf), "m_b1 holds NaN or infinite"),
+])
+def test_resume_refuses_missing_or_broken_optimizer_state(data, tmp_path, optimizer, change, match):
+    """Resuming without the velocities (or with NaN ones) would silently not continue the same run."""
+    run = tmp_path / "run"
+    training.train(config(epochs=1, optimizer=optimizer), data, run)
+    ckpt = checkpoint.load(run / "last.npz")
+    change(ckpt.optimizer_state)
+    checkpoint.save(run / "last.npz", ckpt.network, ckpt.config, ckpt.meta, ckpt.optimizer_state)
+    assert_resume_refused(data, run, match)
 
 
 def test_a_batch_wider_than_a_chunk_trains_and_resumes_exactly(tmp_path):
