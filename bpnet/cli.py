@@ -282,11 +282,17 @@ def evaluate(checkpoint_path, split, data_dir, as_json):
 # ----------------------------------------------------------------------------- predict
 
 def _distribution(network, A0):
-    """Output activations as probabilities; a sigmoid head's outputs are normalised to sum to 1."""
-    P = network.predict_proba(A0)
-    if network.output != "softmax":
-        P = P / P.sum(axis=0, keepdims=True)
-    return P
+    """Output activations as probabilities; a sigmoid head's outputs are normalised to sum to 1.
+
+    The normalisation is done on log σ(Z) = −log(1 + e^{−Z}), like a softmax: when all ten
+    σ(Z) underflow to 0, dividing them would give 0/0, while the ratios are still defined.
+    """
+    if network.output == "softmax":
+        return network.predict_proba(A0)
+    Z, _ = network.forward(A0)
+    log_sigma = -np.logaddexp(0, -Z[-1])                                 # (n_L, N)
+    P = np.exp(log_sigma - log_sigma.max(axis=0))
+    return P / P.sum(axis=0)
 
 
 @cli.command()

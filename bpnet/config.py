@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from . import network, optim
-from .data import DATASETS
+from .data import DATASETS, N_CLASSES, N_PIXELS
 from .errors import ConfigError
 
 # The choices come from the modules that implement them, so adding one there is enough.
@@ -26,6 +26,10 @@ INITS = network.INIT_SCHEMES
 OPTIMIZERS = tuple(optim.OPTIMIZERS)
 SCHEDULES = ("constant", "cosine")                 # bpnet.train.learning_rate
 DTYPES = ("float32", "float64")
+# Far beyond any MNIST network (784-800-800-10 has 1.3 million parameters), and low enough
+# that a typo like [100000000] is a config error, not an out-of-memory crash halfway.
+MAX_WIDTH = 1_000_000
+MAX_PARAMETERS = 500_000_000
 DATASET_NAMES = tuple(DATASETS)
 
 
@@ -104,8 +108,12 @@ def _validate(config):
            "must be a path or null", d.dir)
     _check(_is_int(d.validation) and 0 <= d.validation < 60000,
            "data.validation", "must be an integer in [0, 60000)", d.validation)
-    _check(isinstance(m.hidden, list) and all(_is_int(n) and n > 0 for n in m.hidden),
-           "model.hidden", "must be a list of positive integers", m.hidden)
+    _check(isinstance(m.hidden, list) and all(_is_int(n) and 0 < n <= MAX_WIDTH for n in m.hidden),
+           "model.hidden", f"must be a list of integers in [1, {MAX_WIDTH:,}]", m.hidden)
+    sizes = [N_PIXELS, *m.hidden, N_CLASSES]
+    n_parameters = sum((n_in + 1) * n_out for n_in, n_out in zip(sizes, sizes[1:]))
+    _check(n_parameters <= MAX_PARAMETERS, "model.hidden",
+           f"makes {n_parameters:,} parameters; at most {MAX_PARAMETERS:,} are allowed", m.hidden)
     _choice("model.activation", m.activation, ACTIVATIONS)
     _choice("model.output", m.output, OUTPUTS)
     _choice("model.loss", m.loss, LOSSES)
@@ -195,8 +203,12 @@ def find_config(name_or_path):
     path = Path(name_or_path)
     if path.is_file():
         return path
+    if path.is_dir():
+        raise ConfigError(f"{name_or_path}: is a folder, not a config file")
+    # Only a bare name (`fast`, or `fast.yaml` as in the repository's configs/) means a shipped
+    # config; `fast.json` or `sub/fast.yaml` that does not exist is a mistake to report.
     shipped = resources.files("bpnet") / "configs" / (path.stem + ".yaml")
-    if path.parent == Path(".") and shipped.is_file():
+    if path.parent == Path(".") and path.suffix in ("", ".yaml") and shipped.is_file():
         return Path(str(shipped))
     raise ConfigError(
         f"{name_or_path}: no such config file or shipped config "

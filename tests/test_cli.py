@@ -199,7 +199,7 @@ def test_train_resume_without_a_run():
 
 def test_gradcheck_bad_config_is_exit_2():
     line = error_line(invoke("gradcheck", "--set", "model.hidden=[0]"), 2)
-    assert "model.hidden must be a list of positive integers" in line
+    assert "model.hidden must be a list of integers in [1, 1,000,000]" in line
 
 
 @pytest.mark.parametrize("tolerance", ["nan", "inf", "-1"])
@@ -315,6 +315,21 @@ def test_predict_reports_bad_images_and_still_predicts_good_ones(tmp_path):
         "Error: bad.png: not an image file (or a format Pillow cannot read)",
         "Error: nope.png: no such file",
     ], explain(result)
+
+
+def test_predict_with_a_sigmoid_network_whose_outputs_all_underflow(tmp_path, monkeypatch):
+    """All ten σ(z) round to 0 in float32: the shown probabilities still come from their ratios."""
+    monkeypatch.chdir(tmp_path)
+    config = from_dict({"model": {"hidden": [3], "output": "sigmoid", "loss": "mse"}})
+    network = Network([784, 3, 10], output="sigmoid", loss="mse").initialise("he", np.random.default_rng(0))
+    network.b[2][...] = -200.0                                   # σ(−200) = 0 in float32
+    network.b[2][7] = -190.0                                     # digit 7 is e^10 times likelier
+    checkpoint.save(tmp_path / "c.npz", network, config, meta={"epoch": 1})
+    digit_png(tmp_path / "d.png")
+    result = check(invoke("predict", "d.png", "--checkpoint", "c.npz", "--json"), 0)
+    assert result.stderr == "", explain(result)
+    answer = json.loads(result.stdout)
+    assert answer["digit"] == 7 and 0.99 < answer["probability"] <= 1.0
 
 
 def test_predict_with_tampered_checkpoint(tmp_path):

@@ -83,6 +83,19 @@ def test_missing_config_in_a_folder_is_not_a_shipped_one(tmp_path, monkeypatch):
     assert "no such config file" in load_error("elsewhere/mnist.yaml")
 
 
+@pytest.mark.parametrize("name", ["fast.json", "mnist.txt", "./mnist.yml"])
+def test_only_a_bare_name_falls_back_to_a_shipped_config(tmp_path, monkeypatch, name):
+    monkeypatch.chdir(tmp_path)
+    assert load_error(name).startswith(f"{name}: no such config file")
+    assert load("fast").train.epochs == load("fast.yaml").train.epochs == 3
+
+
+def test_a_folder_is_not_a_config(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.yaml").mkdir()
+    assert load_error("x.yaml") == "x.yaml: is a folder, not a config file"
+
+
 # ----------------------------------------------------------------------------- strict keys and types
 
 @pytest.mark.parametrize("text, expected", [
@@ -109,9 +122,12 @@ def test_missing_config_in_a_folder_is_not_a_shipped_one(tmp_path, monkeypatch):
     ("data:\n  validation: 60000\n", "data.validation must be an integer in [0, 60000), got 60000"),
     ("data:\n  dataset: cifar\n", "data.dataset must be one of mnist, fashion-mnist, got 'cifar'"),
     ("data:\n  dir: 5\n", "data.dir must be a path or null, got 5"),
-    ("model:\n  hidden: 128\n", "model.hidden must be a list of positive integers, got 128"),
-    ("model:\n  hidden: [128, 0]\n", "model.hidden must be a list of positive integers, got [128, 0]"),
-    ("model:\n  hidden: [true]\n", "model.hidden must be a list of positive integers, got [True]"),
+    ("model:\n  hidden: 128\n", "model.hidden must be a list of integers in [1, 1,000,000], got 128"),
+    ("model:\n  hidden: [128, 0]\n", "model.hidden must be a list of integers in [1, 1,000,000], got [128, 0]"),
+    ("model:\n  hidden: [true]\n", "model.hidden must be a list of integers in [1, 1,000,000], got [True]"),
+    ("model:\n  hidden: [100000000000000000000]\n", "model.hidden must be a list of integers in [1, 1,000,000]"),
+    ("model:\n  hidden: [100000, 100000]\n",
+     "model.hidden makes 10,079,600,010 parameters; at most 500,000,000 are allowed, got [100000, 100000]"),
     ("model:\n  activation: gelu\n", "model.activation must be one of relu, sigmoid, tanh"),
     ("model:\n  loss: mse\n",
      "model.loss mse does not go with model.output softmax (use softmax + cross_entropy or sigmoid + mse)"),
@@ -189,10 +205,10 @@ def test_binary_file(tmp_path, monkeypatch):
     assert message.startswith("blob.yaml: ")
 
 
-def test_a_folder_is_not_a_config(tmp_path, monkeypatch):
+def test_a_folder_named_like_a_shipped_config_is_not_one(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "cfg").mkdir()
-    assert "no such config file" in load_error("cfg")
+    (tmp_path / "fast").mkdir()
+    assert load_error("fast") == "fast: is a folder, not a config file"
 
 
 def test_config_error_is_an_input_error():
