@@ -4,11 +4,14 @@ Arrays: ``W1..WL``, ``b1..bL`` (1-based like the math), ``opt.<key>`` for the
 optimiser state, and ``meta``, a JSON string holding the resolved config, the
 epoch, step, metrics, the bpnet version and the file's ``format`` (a later bpnet
 that changes what is stored raises it, so this one refuses what it cannot read). Files are written atomically and read
-with ``allow_pickle=False``; everything read is validated before it is used.
+without pickle; each array's .npy header is checked against its size before the array
+is allocated, and everything read is validated before it is used.
 """
 
 import json
+import math
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,26 +50,53 @@ def save(path, network, config, meta=None, optimizer_state=None):
 
 
 def _read_arrays(path):
+    """Every array of the .npz at ``path``, by name (``W1.npy`` is ``W1``), as np.load names them."""
     try:
         with open(path, "rb") as f:
-            if f.read(2) != b"PK":       # an .npz is a zip archive; np.load would try a .npy or a pickle
+            # np.load would read anything else as a .npy or, from "PK" on, as a pickle
+            if not zipfile.is_zipfile(f):
                 raise CheckpointError(f"{path}: not a .npz checkpoint (not a zip archive)")
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in npz.files}
-        # np.load hands back a member that is not a .npy file as raw bytes
-        if not all(isinstance(a, np.ndarray) for a in arrays.values()):
-            raise CheckpointError(f"{path}: not a bpnet checkpoint (a member is not a numpy array)")
-        return arrays
+            with zipfile.ZipFile(f) as archive:
+                return {info.filename.removesuffix(".npy"): _read_member(path, archive, info)
+                        for info in archive.infolist()}
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such checkpoint") from None
     except IsADirectoryError:
         raise CheckpointError(f"{path}: is a folder, not a checkpoint file") from None
     except ValueError as exc:
-        if "pickle" in str(exc):
-            raise CheckpointError(f"{path}: holds a pickled object; refusing to load it") from None
         raise CheckpointError(f"{path}: not a bpnet checkpoint ({exc})") from None
-    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+    except MemoryError:      # a zip that lies about a member's size gets past _read_member's check
+        raise CheckpointError(f"{path}: an array is too large to load; not a bpnet checkpoint") from None
+    # RuntimeError: zipfile's encrypted members and unsupported compression methods
+    except (OSError, zipfile.BadZipFile, EOFError, zlib.error, RuntimeError) as exc:
         raise CheckpointError(f"{path}: not a readable .npz checkpoint ({exc})") from None
+
+
+def _read_member(path, archive, info):
+    """The array in the .npy member ``info``, its header checked before anything is allocated.
+
+    A header promises shape and dtype, so prod(shape) * itemsize bytes of data; a member
+    that does not hold exactly that many (a tiny file claiming a (10**12, 784) array)
+    is refused here, where np.load would first try to allocate them.
+    """
+    fmt = np.lib.format
+    with archive.open(info) as member:
+        if member.read(len(fmt.MAGIC_PREFIX)) != fmt.MAGIC_PREFIX:
+            raise CheckpointError(f"{path}: not a bpnet checkpoint ({info.filename} is not a numpy array)")
+        member.seek(0)
+        version = fmt.read_magic(member)
+        if version not in ((1, 0), (2, 0)):      # np.save writes 3.0 only for unicode field names
+            raise CheckpointError(f"{path}: not a bpnet checkpoint ({info.filename} is .npy version {version})")
+        read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+        shape, _, dtype = read_header(member)
+        if dtype.hasobject:
+            raise CheckpointError(f"{path}: holds a pickled object; refusing to load it")
+        claimed, held = math.prod(shape) * dtype.itemsize, info.file_size - member.tell()
+        if claimed != held:
+            raise CheckpointError(f"{path}: not a bpnet checkpoint ({info.filename} claims a {shape} {dtype} "
+                                  f"array of {claimed} bytes but holds {held})")
+        member.seek(0)
+        return fmt.read_array(member, allow_pickle=False)
 
 
 def _read_meta(path, arrays):
@@ -76,6 +106,8 @@ def _read_meta(path, arrays):
         meta = json.loads(str(arrays["meta"]))
     except json.JSONDecodeError:
         raise CheckpointError(f"{path}: its metadata is not valid JSON") from None
+    except RecursionError:      # valid JSON, but nested deeper than Python's stack allows
+        raise CheckpointError(f"{path}: its metadata is not valid JSON for bpnet (nested too deeply)") from None
     if not isinstance(meta, dict) or "config" not in meta:
         raise CheckpointError(f"{path}: its metadata has no config")
     version = meta.get("format", FORMAT)

@@ -7,7 +7,6 @@ minibatch is then a gather of whole rows, and its column matrix is the
 transposed view ``rows.T`` (see :func:`columns`), so no strided copy is made.
 """
 
-import gzip
 import hashlib
 import os
 import zlib
@@ -95,12 +94,38 @@ def resolve_data_dir(cli_dir=None, config_dir=None):
 
 # ----------------------------------------------------------------------------- IDX files
 
-def gunzip(raw):
-    """Decompress gzip bytes; a truncated or corrupt stream is a :class:`DataError`."""
+def gunzip(raw, limit):
+    """Decompress the gzip bytes ``raw``, which should hold ``limit`` bytes once inflated.
+
+    Inflates at most ``limit`` + 1 bytes, so a gzip bomb costs no more memory than the
+    file it pretends to be. A truncated, corrupt or overlong stream, or bytes after its
+    end, is a :class:`DataError`. The MNIST files are single gzip members; a second
+    member is refused like any other trailing data (accepting them would let a file of
+    thousands of empty members cost quadratic time).
+    """
+    inflater = zlib.decompressobj(wbits=31)          # 31: a gzip header and trailer, CRC checked
     try:
-        return gzip.decompress(raw)
-    except (EOFError, OSError, zlib.error) as exc:
+        out = inflater.decompress(raw, limit + 1)
+    except zlib.error as exc:
         raise DataError(f"not a complete gzip file ({exc})") from None
+    if len(out) > limit:
+        raise DataError(f"expected {limit} bytes, got more than {limit}")
+    if not inflater.eof:
+        raise DataError("not a complete gzip file (the compressed stream ends early)")
+    if inflater.unused_data:
+        raise DataError(f"not a single gzip stream ({len(inflater.unused_data)} more bytes after its end)")
+    return out
+
+
+def gz_size_limit(filename):
+    """The most bytes a ``.gz`` of ``filename`` may have: expected + expected // 100 + 64 KiB.
+
+    Deflate grows incompressible data by 5 bytes per 64 KiB block at worst, and gzip
+    adds a header (perhaps with a file name) and an 8-byte trailer: anything larger is
+    not this file, so it is neither read nor downloaded past this size.
+    """
+    expected = EXPECTED_BYTES[filename]
+    return expected + expected // 100 + 64 * 1024
 
 
 def parse_idx(raw, label, ndim, expected_count=None):
@@ -151,9 +176,9 @@ def verify(raw, filename, dataset, gzipped):
     Used for local files and for downloads alike; the :class:`DataError` names no file,
     since only the caller knows where the bytes came from.
     """
-    if gzipped:
-        raw = gunzip(raw)
     expected = EXPECTED_BYTES[filename]
+    if gzipped:
+        raw = gunzip(raw, expected)
     if len(raw) != expected:
         raise DataError(f"expected {expected} bytes, got {len(raw)}")
     digest = hashlib.sha256(raw).hexdigest()
@@ -164,14 +189,28 @@ def verify(raw, filename, dataset, gzipped):
 
 
 def read_verified(path, filename, dataset):
-    """Read a local IDX file (``.gz`` or raw) and :func:`verify` it; the decompressed bytes."""
+    """Read a local IDX file (``.gz`` or raw) and :func:`verify` it; the decompressed bytes.
+
+    A file whose size cannot be right (a raw file of another length, a ``.gz`` over
+    :func:`gz_size_limit`) is refused from its size, without reading it.
+    """
     label = str(path)
+    gzipped = label.endswith(".gz")
+    expected = EXPECTED_BYTES[filename]
+    limit = gz_size_limit(filename) if gzipped else expected
     try:
-        raw = Path(path).read_bytes()
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if not gzipped and size != expected:
+                raise DataError(f"{label}: expected {expected} bytes, got {size}")
+            if gzipped and size > limit:
+                raise DataError(f"{label}: {size} bytes, too large to be a gzip of {filename} "
+                                f"(at most {limit} bytes for its {expected})")
+            raw = f.read(limit + 1)      # + 1: a file that grew since fstat cannot pass as whole
     except OSError as exc:
         raise DataError(f"{label}: cannot read ({exc.strerror or exc})") from None
     try:
-        return verify(raw, filename, dataset, gzipped=label.endswith(".gz"))
+        return verify(raw, filename, dataset, gzipped)
     except DataError as exc:
         raise DataError(f"{label}: {exc}") from None
 

@@ -4,7 +4,8 @@ A file only lands in the data folder once every byte is verified: it is streamed
 into a hidden ``.part`` file next to its destination, checked exactly as the loader
 checks a local file (complete gzip, length, SHA-256), and only then renamed into
 place (:func:`bpnet.files.atomic_write`). Any failure, Ctrl-C included, deletes
-the ``.part`` file.
+the ``.part`` file; a body longer than any gzip of the file could be is cut off
+(:func:`bpnet.data.gz_size_limit`).
 
 Transient failures (connection errors, timeouts, HTTP 5xx and 429) are retried
 with exponential backoff; anything else (a 404, an HTML page, a bad checksum…)
@@ -158,7 +159,14 @@ def _fetch(url, target, name, dataset, session, options):
 
 
 def _stream(url, out, name, session, options):
-    """GET ``url`` and write its body, exactly as served, to the open file ``out``."""
+    """GET ``url`` and write its body, exactly as served, to the open file ``out``.
+
+    A body longer than :func:`bpnet.data.gz_size_limit` is not this file: it is
+    refused as soon as it says so (Content-Length) or grows past it, so a hostile or
+    broken server cannot fill the disk.
+    """
+    limit = data.gz_size_limit(name)
+    too_long = f"more than {limit} bytes; not this file"
     # identity: a server must not compress the .gz again; decode_content=False below
     # stops urllib3 from transparently gunzipping a body sent with Content-Encoding: gzip.
     headers = {"Accept-Encoding": "identity"}
@@ -170,10 +178,16 @@ def _stream(url, out, name, session, options):
         _check_response(response)
         length = response.headers.get("Content-Length", "")
         total = int(length) if length.isdigit() else None  # unknown: the bar just counts
+        if total is not None and total > limit:
+            raise _Failed(too_long)
         bar = _open_bar(options["progress"], total, name)
         try:
             stop = time.monotonic() + options["deadline"]
+            received = 0
             for chunk in _chunks(response):
+                received += len(chunk)
+                if received > limit:
+                    raise _Failed(too_long)
                 out.write(chunk)
                 if bar is not None:
                     bar.update(len(chunk))

@@ -1,5 +1,6 @@
 """bpnet.checkpoint: atomic saves, exact round trips, and refusal of anything tampered with."""
 
+import io
 import json
 import os
 import pickle
@@ -124,6 +125,16 @@ def test_optimizer_state_round_trips_through_a_real_optimizer(tmp_path):
         np.testing.assert_array_equal(again.state[key], optimizer.state[key])
 
 
+def test_a_compressed_npz_loads_too(tmp_path):
+    # bpnet writes stored members; np.savez_compressed deflates them (and each member is rewound after its header check)
+    path = tmp_path / "c.npz"
+    network = save_tiny(path)
+    np.savez_compressed(tmp_path / "z.npz", **arrays_of(path))
+    with zipfile.ZipFile(tmp_path / "z.npz") as z:
+        assert {info.compress_type for info in z.infolist()} == {zipfile.ZIP_DEFLATED}
+    np.testing.assert_array_equal(checkpoint.load(tmp_path / "z.npz").network.W[1], network.W[1])
+
+
 def test_a_saved_checkpoint_is_never_pickled(tmp_path):
     path = tmp_path / "c.npz"
     save_tiny(path, optimizer_state={"t": np.array(3)})
@@ -221,6 +232,9 @@ TAMPERED = {
     "format not a number": (lambda a: set_meta(a, format="1"), "checkpoint format '1' is not one"),
     "config disagrees with weights": (lambda a: set_meta(a, config={"model": {"hidden": [4]}}),
                                       "do not match the layer sizes 784-4-10"),
+    # valid JSON, but json.loads would raise RecursionError
+    "meta nested too deeply": (replace("meta", np.array("[" * 100_000 + "]" * 100_000)),
+                               "its metadata is not valid JSON for bpnet (nested too deeply)"),
 }
 
 
@@ -242,6 +256,73 @@ def test_tampered_checkpoint_exits_2_from_eval(tmp_path, monkeypatch, case):
     assert len(lines) == 1 and lines[0].startswith(f"Error: {path.name}: "), explain(result)
     assert TAMPERED[case][1] in lines[0], explain(result)
     assert "Traceback" not in result.output + result.stderr
+
+
+def npy_header(shape, descr="<f4"):
+    """The bytes of a version 1.0 .npy header promising an array of ``shape`` and ``descr``."""
+    out = io.BytesIO()
+    np.lib.format.write_array_header_1_0(out, {"descr": descr, "fortran_order": False, "shape": shape})
+    return out.getvalue()
+
+
+def with_member(name, payload):
+    """A writer of a good tiny checkpoint whose zip member ``name`` holds the bytes ``payload``."""
+    def write(path):
+        good = path.with_name("good.npz")
+        save_tiny(good)
+        with zipfile.ZipFile(good) as src, zipfile.ZipFile(path, "w") as dst:
+            for info in src.infolist():
+                dst.writestr(info.filename, payload if info.filename == name else src.read(info))
+    return write
+
+
+# Files np.savez cannot write: {case: (write(path), what the error says)}.
+CRAFTED = {
+    "just PK": (lambda path: path.write_bytes(b"PK"), "not a .npz checkpoint (not a zip archive)"),
+    "a zip's first bytes": (lambda path: path.write_bytes(b"PK\x03\x04" + bytes(100)),
+                            "not a .npz checkpoint (not a zip archive)"),
+    "header claims a huge array": (
+        with_member("W1.npy", npy_header((10**12, 784)) + bytes(16)),
+        "W1.npy claims a (1000000000000, 784) float32 array of 3136000000000000 bytes but holds 16"),
+    "header claims more than the data": (with_member("b1.npy", npy_header((3, 1)) + bytes(8)),
+                                         "b1.npy claims a (3, 1) float32 array of 12 bytes but holds 8"),
+    "data beyond the header's array": (with_member("b1.npy", npy_header((3, 1)) + bytes(16)),
+                                       "b1.npy claims a (3, 1) float32 array of 12 bytes but holds 16"),
+    "member not a .npy": (with_member("W1.npy", b"not an npy file"), "W1.npy is not a numpy array"),
+    ".npy version 3": (with_member("W1.npy", b"\x93NUMPY\x03\x00" + bytes(100)), "W1.npy is .npy version (3, 0)"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CRAFTED))
+def test_crafted_file_is_refused(tmp_path, case):
+    write, expected = CRAFTED[case]
+    path = tmp_path / "crafted.npz"
+    write(path)
+    message = load_error(path)
+    assert expected in message and "pickle" not in message, message
+
+
+@pytest.mark.parametrize("case", sorted(CRAFTED))
+def test_crafted_file_exits_2_from_eval(tmp_path, monkeypatch, case):
+    monkeypatch.chdir(tmp_path)
+    CRAFTED[case][0](tmp_path / "crafted.npz")
+    result = run_eval("crafted.npz")
+    assert result.exit_code == 2, explain(result)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: crafted.npz: "), explain(result)
+    assert CRAFTED[case][1] in lines[0], explain(result)
+
+
+def test_an_array_too_large_for_memory_is_one_error(tmp_path, monkeypatch):
+    # A zip can lie about a member's size too; then numpy's allocation fails, and says so.
+    path = tmp_path / "c.npz"
+    save_tiny(path)
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError("Unable to allocate 2.85 PiB for an array")
+
+    monkeypatch.setattr(np.lib.format, "read_array", out_of_memory)
+    assert load_error(path) == f"{path}: an array is too large to load; not a bpnet checkpoint"
 
 
 class _Boobytrap:

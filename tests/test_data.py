@@ -8,6 +8,7 @@ import gzip
 import hashlib
 import os
 import shutil
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -202,6 +203,83 @@ def test_truncated_raw_file(tmp_path, real_test_labels):
     path = tmp_path / TEST_LABELS
     path.write_bytes(real_test_labels[:1200])
     assert verify_error(path) == f"{path}: expected 10008 bytes, got 1200"
+
+
+def peak_bytes(call):
+    """Call ``call()``; the most memory Python allocated meanwhile, and the result."""
+    tracemalloc.start()
+    try:
+        result = call()
+        return tracemalloc.get_traced_memory()[1], result
+    finally:
+        tracemalloc.stop()
+
+
+def test_gzip_bomb_is_refused_without_inflating_it(tmp_path):
+    path = tmp_path / (TEST_LABELS + ".gz")
+    path.write_bytes(gzip.compress(b"\0" * 50_000_000))        # 48 KB that inflate to 50 MB
+    assert path.stat().st_size < data.gz_size_limit(TEST_LABELS)  # so it is read, not refused by size
+    peak, message = peak_bytes(lambda: verify_error(path))
+    assert message == f"{path}: expected 10008 bytes, got more than 10008"
+    assert peak < 1_000_000, f"{peak} bytes allocated for a 10,008-byte file"
+
+
+def test_gunzip_inflates_no_more_than_the_limit_allows():
+    gz = gzip.compress(b"x" * 10)
+    assert data.gunzip(gz, 10) == b"x" * 10
+    assert data.gunzip(gz, 11) == b"x" * 10       # short: verify reports the length
+    with pytest.raises(DataError, match=r"^expected 9 bytes, got more than 9$"):
+        data.gunzip(gz, 9)
+
+
+@pytest.mark.parametrize("size", [10009, 64 << 20])
+def test_raw_file_of_another_size_is_refused_unread(tmp_path, size):
+    path = tmp_path / TEST_LABELS
+    with open(path, "wb") as f:
+        f.truncate(size)                          # sparse: costs no disk
+    peak, message = peak_bytes(lambda: verify_error(path))
+    assert message == f"{path}: expected 10008 bytes, got {size}"
+    assert peak < 1_000_000
+
+
+@pytest.mark.parametrize("extra", [0, 1, 64 << 20])
+def test_gz_larger_than_any_gzip_of_the_file_is_refused_unread(tmp_path, extra):
+    limit = data.gz_size_limit(TEST_LABELS)
+    assert limit == 10008 + 100 + 65536
+    path = tmp_path / (TEST_LABELS + ".gz")
+    with open(path, "wb") as f:
+        f.truncate(limit + extra)
+    peak, message = peak_bytes(lambda: verify_error(path))
+    if extra == 0:                                # at the limit it is read, and is no gzip
+        assert "not a complete gzip file" in message, message
+    else:
+        assert message == (f"{path}: {limit + extra} bytes, too large to be a gzip of {TEST_LABELS} "
+                           f"(at most {limit} bytes for its 10008)")
+        assert peak < 1_000_000
+
+
+@pytest.mark.parametrize("tail", ["garbage", "second member"])
+def test_anything_after_the_gzip_stream_is_refused(tmp_path, real_test_labels, tail):
+    # The MNIST files are one gzip member each; bpnet accepts nothing else (see data.gunzip).
+    if tail == "garbage":
+        gz = gzip.compress(real_test_labels) + b"junk"
+        after = 4
+    else:
+        second = gzip.compress(real_test_labels[5000:])
+        gz = gzip.compress(real_test_labels[:5000]) + second
+        after = len(second)
+    path = tmp_path / (TEST_LABELS + ".gz")
+    path.write_bytes(gz)
+    assert verify_error(path) == f"{path}: not a single gzip stream ({after} more bytes after its end)"
+
+
+def test_corrupt_gzip_fails_its_crc(tmp_path, real_test_labels):
+    gz = bytearray(gzip.compress(real_test_labels))
+    gz[-8] ^= 1                                   # the CRC-32 in the trailer
+    path = tmp_path / (TEST_LABELS + ".gz")
+    path.write_bytes(bytes(gz))
+    message = verify_error(path)
+    assert "not a complete gzip file" in message and "incorrect data check" in message, message
 
 
 def test_right_length_wrong_checksum(tmp_path, real_test_labels):

@@ -45,6 +45,8 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             self.send_error(statuses.pop(0))
         elif mirror.short_by:
             self._send_short(mirror.short_by)
+        elif mirror.endless:
+            self._send_endless(mirror.endless)
         else:
             super().do_GET()
 
@@ -55,6 +57,19 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body[:-missing])
+        self.close_connection = True
+
+    def _send_endless(self, cap):
+        """Send zeros with no Content-Length until the client hangs up (or ``cap`` bytes, so a
+        client that never stops fails its test instead of filling the disk)."""
+        self.send_response(200)
+        self.end_headers()
+        chunk = bytes(1 << 16)
+        try:
+            for _ in range(0, cap, len(chunk)):
+                self.wfile.write(chunk)
+        except OSError:
+            pass  # the client gave up: what it should do
         self.close_connection = True
 
     def guess_type(self, path):
@@ -77,6 +92,7 @@ class Mirror:
         self.errors = {}  # request path -> statuses to answer before serving the file
         self.stall = 0.0  # seconds to wait before answering
         self.short_by = 0  # bytes to leave out of every body
+        self.endless = 0  # if set, every body is this many zeros, sent without a Content-Length
         self.content_type = None
         self.headers = {}
         self.server = _Server(("127.0.0.1", 0), functools.partial(_Handler, directory=str(root)))
@@ -320,6 +336,51 @@ def test_truncated_file(make_mirror, tiny, data_dir, monkeypatch, cut, reason):
     monkeypatch.setenv("BPNET_MIRROR", mirror.url)
     error = download_failure(data_dir=data_dir)
     assert error.reasons[0].startswith(f"{mirror.url}{FIRST_GZ}: " + reason.format(size=len(raw))), error.reasons[0]
+    assert not data_dir.exists()
+
+
+class CountingBar:
+    """A tqdm stand-in that records every bar opened and the bytes it saw."""
+
+    def __init__(self, bars, **kwargs):
+        self.done = 0
+        bars.append(self)
+
+    def update(self, n):
+        self.done += n
+
+    def close(self):
+        pass
+
+
+@pytest.mark.parametrize("body", ["endless", "Content-Length over the limit", "at the limit"])
+def test_a_body_longer_than_any_gzip_of_the_file_is_cut_off(make_mirror, tiny, data_dir, monkeypatch, body):
+    limit = data.gz_size_limit(FIRST)
+    size = {"Content-Length over the limit": limit + 1, "at the limit": limit}.get(body, 0)
+    mirror = make_mirror({**tiny, FIRST_GZ: bytes(size)})
+    mirror.endless = 16 * limit if body == "endless" else 0
+    monkeypatch.setenv("BPNET_MIRROR", mirror.url)
+    bars = []
+    error = download_failure(data_dir=data_dir, progress=functools.partial(CountingBar, bars))
+    reason = error.reasons[0]
+    if body == "at the limit":                    # the whole body is read, then found no gzip
+        assert reason.startswith(f"{mirror.url}{FIRST_GZ}: not a complete gzip file"), reason
+        assert bars[0].done == limit
+    else:
+        assert reason == f"{mirror.url}{FIRST_GZ}: more than {limit} bytes; not this file"
+        # an endless body is read only up to the limit; an announced one not at all
+        assert bars[0].done <= limit if body == "endless" else bars == []
+    assert mirror.count(FIRST_GZ) == 1            # not retried
+    assert not data_dir.exists()
+
+
+def test_gzip_bomb_on_the_server(make_mirror, tiny, data_dir, monkeypatch):
+    size = data.EXPECTED_BYTES[FIRST]
+    bomb = gzip.compress(bytes(50_000_000))       # 48 KB: under the download limit
+    mirror = make_mirror({**tiny, FIRST_GZ: bomb})
+    monkeypatch.setenv("BPNET_MIRROR", mirror.url)
+    error = download_failure(data_dir=data_dir)
+    assert error.reasons[0] == f"{mirror.url}{FIRST_GZ}: expected {size} bytes, got more than {size}"
     assert not data_dir.exists()
 
 
