@@ -3,9 +3,10 @@
 Arrays: ``W1..WL``, ``b1..bL`` (1-based like the math), ``opt.<key>`` for the
 optimiser state, and ``meta``, a JSON string holding the resolved config, the
 epoch, step, metrics, the bpnet version and the file's ``format`` (a later bpnet
-that changes what is stored raises it, so this one refuses what it cannot read). Files are written atomically and read
-without pickle; each array's .npy header is checked against its size before the array
-is allocated, and everything read is validated before it is used.
+that changes what is stored raises it, so this one refuses what it cannot read).
+Files are written atomically and read without pickle; each array's .npy header is
+checked against its size before the array is allocated, and everything read is
+validated before it is used.
 """
 
 import json

@@ -24,7 +24,7 @@ import urllib3
 
 from . import data
 from .errors import DataError, DownloadError
-from .files import atomic_write
+from .files import atomic_write, missing_folders, remove_empty_folders
 
 CHUNK_BYTES = 1 << 16
 
@@ -61,7 +61,7 @@ def download(dataset_name, data_dir, progress=None, session=None, *,
     """
     dataset = data.get_dataset(dataset_name)
     data_dir = Path(data_dir)
-    created = _missing_folders(data_dir)
+    created = missing_folders(data_dir)
     _make_dir(data_dir)
     options = dict(progress=progress, attempts=attempts, backoff=backoff,
                    timeout=timeout, deadline=deadline)
@@ -70,11 +70,7 @@ def download(dataset_name, data_dir, progress=None, session=None, *,
     try:
         return [_ensure(name, dataset, data_dir, session, options) for name in data.FILES]
     except BaseException:
-        for folder in created:       # a failed first download leaves no empty folders behind
-            try:
-                folder.rmdir()
-            except OSError:          # not empty: something else is in there
-                break
+        remove_empty_folders(created)     # a failed first download leaves no empty folders behind
         raise
     finally:
         if own_session:
@@ -89,16 +85,6 @@ def _make_dir(data_dir):
     except OSError as exc:
         reason = exc.strerror or exc
         raise DownloadError(f"cannot create the data folder {data_dir}: {reason}") from None
-
-
-def _missing_folders(folder):
-    """``folder`` and those of its parents that do not exist yet, deepest first."""
-    missing = []
-    for path in (folder, *folder.parents):
-        if path.exists():
-            break
-        missing.append(path)
-    return missing
 
 
 def _ensure(name, dataset, data_dir, session, options):
