@@ -91,9 +91,15 @@ def _is_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _shown(value, limit=80):
+    """``repr(value)``, cut short: an error message stays one readable line whatever was given."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def _check(ok, path, message, value):
     if not ok:
-        raise ConfigError(f"{path} {message}, got {value!r}")
+        raise ConfigError(f"{path} {message}, got {_shown(value)}")
 
 
 def _choice(path, value, choices):
@@ -153,7 +159,7 @@ def from_dict(raw):
         if value is None:
             value = {}
         if not isinstance(value, dict):
-            raise ConfigError(f"{name} must be a mapping, got {value!r}")
+            raise ConfigError(f"{name} must be a mapping, got {_shown(value)}")
         known = {f.name for f in dataclasses.fields(SECTIONS[name])}
         for key in value:
             if key not in known:

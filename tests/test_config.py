@@ -329,6 +329,14 @@ def test_round_trip_through_a_file(tmp_path_factory, c):
     assert load(str(path)) == c
 
 
+def test_a_huge_bad_value_is_shown_cut_short():
+    with pytest.raises(ConfigError) as info:
+        from_dict({"model": {"hidden": [[[[]]]] * 1000}})
+    message = str(info.value)
+    assert message.startswith("model.hidden must be a list of integers") and message.endswith("…")
+    assert len(message) < 200
+
+
 def test_every_choice_the_config_accepts_builds():
     """The config's lists of choices come from the implementations: each one builds."""
     from bpnet import optim
