@@ -24,6 +24,7 @@ from .data import N_CLASSES, N_PIXELS
 from .errors import BpnetError, CheckpointError, ConfigError
 from .files import atomic_write
 from .network import Network
+from .optim import OPTIMIZERS, SCALARS
 
 FORMAT = 1
 
@@ -50,18 +51,35 @@ def save(path, network, config, meta=None, optimizer_state=None):
         raise BpnetError(f"{path}: cannot save checkpoint ({exc.strerror or exc})") from None
 
 
-def _read_arrays(path):
-    """Every array of the .npz at ``path``, by name (``W1.npy`` is ``W1``), as np.load names them."""
+# A member may hold no more than a network of the checkpoint's own config needs: its
+# largest parameter in float64, or 16 MiB for a small one. With the names limited too,
+# a small file cannot make the loader allocate gigabytes (a deflated member of zeros
+# states its size honestly, so the header check alone would let one through).
+MIN_MEMBER_LIMIT = 1 << 24
+
+
+def _read(path):
+    """The metadata, the config and the arrays (by name, ``W1.npy`` is ``W1``) of the .npz at
+    ``path``: the metadata first, then only the arrays a network of its config can have."""
     try:
         with open(path, "rb") as f:
             # np.load would read anything else as a .npy or, from "PK" on, as a pickle
             if not zipfile.is_zipfile(f):
                 raise CheckpointError(f"{path}: not a .npz checkpoint (not a zip archive)")
             with zipfile.ZipFile(f) as archive:
-                return {info.filename.removesuffix(".npy"): _read_member(path, archive, info)
-                        for info in archive.infolist()}
+                members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
+                if "meta" not in members:
+                    raise CheckpointError(f"{path}: has no metadata; not a bpnet checkpoint")
+                meta = _read_meta(path, _read_member(path, archive, members.pop("meta"), MIN_MEMBER_LIMIT))
+                config = _read_config(path, meta)
+                sizes = [N_PIXELS, *config.model.hidden, N_CLASSES]
+                limit = max(8 * max(m * n for m, n in zip(sizes, sizes[1:])), MIN_MEMBER_LIMIT)
+                for name in members:
+                    _check_name(path, name, len(sizes) - 1)
+                arrays = {name: _read_member(path, archive, info, limit) for name, info in members.items()}
+                return meta, config, arrays
     except FileNotFoundError:
-        raise CheckpointError(f"{path}: no such checkpoint") from None
+        raise CheckpointError(f"{path}: no such checkpoint{_unfinished_hint(path)}") from None
     except IsADirectoryError:
         raise CheckpointError(f"{path}: is a folder, not a checkpoint file") from None
     except ValueError as exc:
@@ -73,12 +91,36 @@ def _read_arrays(path):
         raise CheckpointError(f"{path}: not a readable .npz checkpoint ({exc})") from None
 
 
-def _read_member(path, archive, info):
+def _unfinished_hint(path):
+    """Why a run folder may have no best.npz yet: it was stopped in its first epoch."""
+    path = Path(path)
+    if path.name == "best.npz" and (path.parent / "last.npz").is_file():
+        return (f"; the run was stopped before its first epoch ended: "
+                f"finish it with bpnet train --resume {path.parent}")
+    return ""
+
+
+def _check_name(path, name, L):
+    """Only W1..WL, b1..bL and the optimiser state of those parameters belong in a checkpoint."""
+    parameters = {f"{k}{l}" for l in range(1, L + 1) for k in "Wb"}
+    if name in parameters:
+        return
+    if name[:1] in "Wb" and name[1:].isdigit():
+        raise CheckpointError(f"{path}: has more layers than its config describes")
+    slots = {slot for optimizer in OPTIMIZERS.values() for slot in optimizer.slots}
+    key = name.removeprefix("opt.")
+    slot, _, parameter = key.partition("_")
+    if name.startswith("opt.") and (key in SCALARS or (slot in slots and parameter in parameters)):
+        return
+    raise CheckpointError(f"{path}: holds an array named {name[:40]!r}, which is not bpnet's")
+
+
+def _read_member(path, archive, info, limit):
     """The array in the .npy member ``info``, its header checked before anything is allocated.
 
     A header promises shape and dtype, so prod(shape) * itemsize bytes of data; a member
-    that does not hold exactly that many (a tiny file claiming a (10**12, 784) array)
-    is refused here, where np.load would first try to allocate them.
+    that does not hold exactly that many (a tiny file claiming a (10**12, 784) array), or
+    more than ``limit`` bytes, is refused here, where np.load would first allocate them.
     """
     fmt = np.lib.format
     with archive.open(info) as member:
@@ -96,15 +138,18 @@ def _read_member(path, archive, info):
         if claimed != held:
             raise CheckpointError(f"{path}: not a bpnet checkpoint ({info.filename} claims a {shape} {dtype} "
                                   f"array of {claimed} bytes but holds {held})")
+        if claimed > limit:
+            raise CheckpointError(f"{path}: {info.filename} holds {claimed} bytes, more than any array "
+                                  f"of the network its config describes")
         member.seek(0)
         return fmt.read_array(member, allow_pickle=False)
 
 
-def _read_meta(path, arrays):
-    if "meta" not in arrays or arrays["meta"].dtype.kind != "U" or arrays["meta"].shape != ():
+def _read_meta(path, array):
+    if array.dtype.kind != "U" or array.shape != ():
         raise CheckpointError(f"{path}: has no metadata; not a bpnet checkpoint")
     try:
-        meta = json.loads(str(arrays["meta"]))
+        meta = json.loads(str(array))
     except json.JSONDecodeError:
         raise CheckpointError(f"{path}: its metadata is not valid JSON") from None
     except RecursionError:      # valid JSON, but nested deeper than Python's stack allows
@@ -116,6 +161,13 @@ def _read_meta(path, arrays):
         raise CheckpointError(f"{path}: checkpoint format {version!r} is not one this bpnet "
                               f"{__version__} reads (format {FORMAT}); a newer bpnet wrote it?")
     return meta
+
+
+def _read_config(path, meta):
+    try:
+        return from_dict(meta["config"])
+    except ConfigError as exc:
+        raise CheckpointError(f"{path}: its config is invalid: {exc}") from None
 
 
 def _check_parameters(path, arrays, sizes):
@@ -137,18 +189,11 @@ def _check_parameters(path, arrays, sizes):
             )
     if len({arrays[f"{k}{l}"].dtype for k in "Wb" for l in range(1, L + 1)}) != 1:
         raise CheckpointError(f"{path}: the layers do not share one dtype")
-    if f"W{L + 1}" in arrays:
-        raise CheckpointError(f"{path}: has more layers than its config describes")
 
 
 def load(path):
     """Read and validate a checkpoint; a :class:`Checkpoint`, or a :class:`CheckpointError`."""
-    arrays = _read_arrays(path)
-    meta = _read_meta(path, arrays)
-    try:
-        config = from_dict(meta["config"])
-    except ConfigError as exc:
-        raise CheckpointError(f"{path}: its config is invalid: {exc}") from None
+    meta, config, arrays = _read(path)
     sizes = [N_PIXELS, *config.model.hidden, N_CLASSES]
     _check_parameters(path, arrays, sizes)
     L = len(sizes) - 1

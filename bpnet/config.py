@@ -17,7 +17,8 @@ from . import network, optim
 from .data import DATASETS, N_CLASSES, N_PIXELS
 from .errors import ConfigError
 
-# The choices come from the modules that implement them, so adding one there is enough.
+# The choices come from the modules that implement them (an optimiser also needs its line
+# in optim.make_optimizer, for its own hyperparameters).
 ACTIVATIONS = tuple(network.ACTIVATIONS)
 HEADS = tuple(network.HEADS)                       # (output, loss) pairs
 OUTPUTS = tuple(dict.fromkeys(output for output, _ in HEADS))
@@ -97,6 +98,11 @@ def _shown(value, limit=80):
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
+def _key(key):
+    """A key as written when it is a short printable name, else cut-short repr (no newlines)."""
+    return key if isinstance(key, str) and key.isprintable() and len(key) <= 80 else _shown(key)
+
+
 def _check(ok, path, message, value):
     if not ok:
         raise ConfigError(f"{path} {message}, got {_shown(value)}")
@@ -155,7 +161,7 @@ def from_dict(raw):
     sections = {}
     for name, value in raw.items():
         if name not in SECTIONS:
-            raise ConfigError(f"unknown section {name!r}; expected {', '.join(SECTIONS)}")
+            raise ConfigError(f"unknown section {_shown(name)}; expected {', '.join(SECTIONS)}")
         if value is None:
             value = {}
         if not isinstance(value, dict):
@@ -163,7 +169,7 @@ def from_dict(raw):
         known = {f.name for f in dataclasses.fields(SECTIONS[name])}
         for key in value:
             if key not in known:
-                raise ConfigError(f"unknown key {name}.{key}; expected one of {', '.join(sorted(known))}")
+                raise ConfigError(f"unknown key {name}.{_key(key)}; expected one of {', '.join(sorted(known))}")
         sections[name] = SECTIONS[name](**value)
     config = Config(**sections)
     # YAML reads 1e-3 as a string: accept numbers written that way, nothing else.
@@ -209,13 +215,14 @@ def find_config(name_or_path):
     path = Path(name_or_path)
     if path.is_file():
         return path
-    if path.is_dir():
-        raise ConfigError(f"{name_or_path}: is a folder, not a config file")
     # Only a bare name (`fast`, or `fast.yaml` as in the repository's configs/) means a shipped
-    # config; `fast.json` or `sub/fast.yaml` that does not exist is a mistake to report.
+    # config, even beside a folder of that name (a data folder `mnist/` is common); `fast.json`
+    # or `sub/fast.yaml` that does not exist is a mistake to report.
     shipped = resources.files("bpnet") / "configs" / (path.stem + ".yaml")
     if path.parent == Path(".") and path.suffix in ("", ".yaml") and shipped.is_file():
         return Path(str(shipped))
+    if path.is_dir():
+        raise ConfigError(f"{name_or_path}: is a folder, not a config file")
     raise ConfigError(
         f"{name_or_path}: no such config file or shipped config "
         f"(shipped: {', '.join(shipped_configs())})"

@@ -105,9 +105,12 @@ def prepare_run_dir(run_dir, config):
     run_dir = Path(run_dir)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write(run_dir / "config.yaml", lambda f: f.write(config.to_yaml().encode()))
     except OSError as exc:
         raise BpnetError(f"{run_dir}: cannot create the run folder ({exc.strerror or exc})") from None
+    try:
+        atomic_write(run_dir / "config.yaml", lambda f: f.write(config.to_yaml().encode()))
+    except OSError as exc:
+        raise BpnetError(f"{run_dir / 'config.yaml'}: cannot write ({exc.strerror or exc})") from None
     return run_dir
 
 
@@ -285,7 +288,6 @@ class Run:
         self.run_dir = Path(run_dir)
         self.last_path, self.best_path = self.run_dir / "last.npz", self.run_dir / "best.npz"
         self.optimizer = make_optimizer(self.t)
-        self.created = [] if resume else missing_folders(self.run_dir)     # see remove_unfinished_run
         if resume is None:
             self.rng = np.random.default_rng(self.t.seed)
             self.network = Network.for_mnist(config.model, self.t.dtype).initialise(config.model.init, self.rng)
@@ -431,13 +433,14 @@ def train(config, data=None, run_dir=None, resume=None, on_batch=None, on_epoch=
     run_dir = run_dir or new_run_dir("run")
     if resume is None:
         check_new_run_dir(run_dir)
-    run = Run(config, data, run_dir, resume)
+    created = [] if resume else missing_folders(run_dir)      # see remove_unfinished_run
     try:
+        run = Run(config, data, run_dir, resume)
         with StopFlag() as stop:
             test = _train_and_test(run, stop, on_batch, on_epoch)
     except BaseException:
-        if not run.last_path.exists():
-            remove_unfinished_run(run.run_dir, run.created)
+        if resume is None and not (Path(run_dir) / "last.npz").exists():
+            remove_unfinished_run(run_dir, created)
         raise
     return Result(run.run_dir, run.history, run.best_path, run.last_path, run.state["best_epoch"], test)
 
@@ -459,17 +462,17 @@ def _train_and_test(run, stop, on_batch, on_epoch):
             if stop.signum is not None:
                 raise _interrupted(stop.signum, run.last_path, run.run_dir)
     test = run.test()
-    if stop.signum is not None:                  # training is done and saved; only the test was cut
+    if stop.signum is not None:          # the signal came during the test: it finished, so say it
         name = signal.Signals(stop.signum).name
-        raise Interrupted(f"interrupted by {name} while measuring the test set; training had finished "
-                          f"and is saved; measure it with: bpnet eval {run.best_path}",
+        raise Interrupted(f"interrupted by {name} after training finished and was saved; test accuracy "
+                          f"{test['accuracy']:.2%} (loss {test['loss']:.4f}) of {run.best_path}",
                           stop.signum, run.last_path)
     return test
 
 
 def _diverged(what, epoch, step, lr, last_path):
     saved = (f"the last good checkpoint {last_path} is untouched" if last_path.exists()
-             else "no checkpoint had been saved yet, so the run folder is removed")
+             else "no checkpoint had been saved yet, so what the run wrote is removed")
     return DivergedError(
         f"training diverged: {what} at epoch {epoch}, step {step} with learning rate {lr}; "
         f"{saved}; try a smaller train.lr"

@@ -2,6 +2,7 @@
 
 import io
 import json
+import math
 import os
 import pickle
 import stat
@@ -276,6 +277,20 @@ def with_member(name, payload):
     return write
 
 
+def with_deflated_extra(name, shape):
+    """A writer of a good tiny checkpoint plus a deflated member ``name`` of zeros of ``shape``:
+    a few kilobytes on disk that state a large size honestly."""
+    def write(path):
+        save_tiny(path)
+        with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as dst:
+            with dst.open(name, "w", force_zip64=True) as member:
+                member.write(npy_header(shape))
+                zeros = bytes(1 << 20)
+                for _ in range(math.prod(shape) * 4 // len(zeros)):
+                    member.write(zeros)
+    return write
+
+
 # Files np.savez cannot write: {case: (write(path), what the error says)}.
 CRAFTED = {
     "just PK": (lambda path: path.write_bytes(b"PK"), "not a .npz checkpoint (not a zip archive)"),
@@ -290,6 +305,13 @@ CRAFTED = {
                                        "b1.npy claims a (3, 1) float32 array of 12 bytes but holds 16"),
     "member not a .npy": (with_member("W1.npy", b"not an npy file"), "W1.npy is not a numpy array"),
     ".npy version 3": (with_member("W1.npy", b"\x93NUMPY\x03\x00" + bytes(100)), "W1.npy is .npy version (3, 0)"),
+    "a deflated 64 MiB of zeros under a name of bpnet's": (
+        with_deflated_extra("opt.u_W1.npy", (1 << 14, 1 << 10)),
+        "opt.u_W1.npy holds 67108864 bytes, more than any array of the network its config describes"),
+    "an array under a name that is not bpnet's": (with_deflated_extra("big.npy", (1 << 10, 1 << 10)),
+                                                  "holds an array named 'big', which is not bpnet's"),
+    "optimiser state of a parameter that does not exist": (
+        with_deflated_extra("opt.u_W7.npy", (1 << 8, 1 << 10)), "holds an array named 'opt.u_W7'"),
 }
 
 
@@ -311,6 +333,13 @@ def test_crafted_file_exits_2_from_eval(tmp_path, monkeypatch, case):
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: crafted.npz: "), explain(result)
     assert CRAFTED[case][1] in lines[0], explain(result)
+
+
+def test_a_run_stopped_in_its_first_epoch_says_how_to_finish_it(tmp_path):
+    save_tiny(tmp_path / "last.npz")
+    message = load_error(tmp_path / "best.npz")
+    assert message == (f"{tmp_path / 'best.npz'}: no such checkpoint; the run was stopped before its first "
+                       f"epoch ended: finish it with bpnet train --resume {tmp_path}")
 
 
 def test_an_array_too_large_for_memory_is_one_error(tmp_path, monkeypatch):

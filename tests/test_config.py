@@ -205,10 +205,12 @@ def test_binary_file(tmp_path, monkeypatch):
     assert message.startswith("blob.yaml: ")
 
 
-def test_a_folder_named_like_a_shipped_config_is_not_one(tmp_path, monkeypatch):
+def test_a_folder_named_like_a_shipped_config_does_not_hide_it(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "fast").mkdir()
-    assert load_error("fast") == "fast: is a folder, not a config file"
+    (tmp_path / "mnist").mkdir()                    # a data folder, say
+    (tmp_path / "fast.yaml").mkdir()
+    assert load("mnist").model.hidden == [256, 128]
+    assert load("fast.yaml").train.epochs == 3
 
 
 def test_config_error_is_an_input_error():
@@ -327,6 +329,13 @@ def test_round_trip_through_a_file(tmp_path_factory, c):
     path = tmp_path_factory.mktemp("rt") / "c.yaml"
     path.write_text(c.to_yaml(), encoding="utf-8")
     assert load(str(path)) == c
+
+
+@pytest.mark.parametrize("raw", [{"model": {"hidden\nsecond line": [16]}}, {"x\n" * 500: {}}])
+def test_an_unknown_name_stays_on_one_short_line(raw):
+    with pytest.raises(ConfigError) as info:
+        from_dict(raw)
+    assert "\n" not in str(info.value) and len(str(info.value)) < 300, str(info.value)
 
 
 def test_a_huge_bad_value_is_shown_cut_short():

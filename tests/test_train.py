@@ -170,10 +170,20 @@ def test_divergence_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(
 
 def test_a_run_that_fails_before_its_first_checkpoint_leaves_nothing(data, tmp_path):
     training.train(config(epochs=1), data, tmp_path / "runs" / "good")
-    with pytest.raises(DivergedError, match="no checkpoint had been saved yet, so the run folder is removed"):
+    with pytest.raises(DivergedError, match="no checkpoint had been saved yet, so what the run wrote is removed"):
         training.train(config(lr=1e30, optimizer="sgd"), data, tmp_path / "runs" / "new" / "bad")
     assert sorted(os.listdir(tmp_path / "runs")) == ["good", "latest"]     # not even runs/new
     assert (tmp_path / "runs" / "latest").resolve() == (tmp_path / "runs" / "good").resolve()
+
+
+def test_a_full_disk_when_writing_config_yaml_leaves_nothing(data, tmp_path, monkeypatch):
+    def disk_full(path, write, suffix=".tmp"):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(training, "atomic_write", disk_full)
+    with pytest.raises(BpnetError, match=r"a/b/config.yaml: cannot write \(No space left on device\)"):
+        training.train(config(), data, tmp_path / "a" / "b")
+    assert os.listdir(tmp_path) == []
 
 
 def test_a_full_disk_before_the_first_last_npz_leaves_nothing(data, tmp_path, monkeypatch):
@@ -198,11 +208,13 @@ def test_a_signal_while_measuring_the_test_set_stops_after_saving(data, tmp_path
         return measure(run)
 
     monkeypatch.setattr(training.Run, "test", terminated_during_test)
-    with pytest.raises(Interrupted, match="while measuring the test set; training had finished") as info:
+    with pytest.raises(Interrupted, match="by SIGTERM after training finished and was saved") as info:
         training.train(config(epochs=2), data, tmp_path / "run")
     assert info.value.exit_code == 143
     assert checkpoint.load(tmp_path / "run" / "last.npz").meta["epoch"] == 2
-    assert "bpnet eval " + str(tmp_path / "run" / "best.npz") in str(info.value)
+    monkeypatch.setattr(training.Run, "test", measure)
+    straight = training.train(config(epochs=2), data, tmp_path / "straight").test      # the same run
+    assert f"test accuracy {straight['accuracy']:.2%} (loss {straight['loss']:.4f}) of " in str(info.value)
 
 
 def test_the_run_folder_is_checked_before_anything_is_loaded(tmp_path):
@@ -288,8 +300,8 @@ def tampered_run(data, run, change):
 
 
 def assert_resume_refused(data, run, match):
-    """--resume refuses ``run`` before any data is loaded, and the Python API's train(resume=)
-    refuses the same checkpoint."""
+    """load_for_resume (what --resume calls before it loads any data) refuses ``run``, and so
+    does the Python API's train(resume=) with the same checkpoint."""
     with pytest.raises(CheckpointError, match=match):
         training.load_for_resume(run, ["train.epochs=2"])
     ckpt = checkpoint.load(run / "last.npz")
