@@ -315,9 +315,10 @@ def predict(images, checkpoint_path, top_k, as_json):
     from . import checkpoint
     from .images import load_images
 
-    if not Path(checkpoint_path).exists():
-        hint = " (train one with `bpnet train` or pass --checkpoint)" if checkpoint_path == DEFAULT_CHECKPOINT else ""
-        raise CheckpointError(f"{checkpoint_path}: no such checkpoint{hint}")
+    # No run at all: say how to make one (a run stopped early gets its own hint from load).
+    if checkpoint_path == DEFAULT_CHECKPOINT and not Path(checkpoint_path).parent.is_dir():
+        raise CheckpointError(f"{checkpoint_path}: no such checkpoint (train one with `bpnet train` "
+                              f"or pass --checkpoint)")
     network = checkpoint.load(checkpoint_path).network
     unreadable = 0
     for path in images:
