@@ -93,20 +93,22 @@ def check_new_run_dir(run_dir):
                           f"continue it with --resume {run_dir} or choose another --out")
     created = missing_folders(run_dir)
     try:
+        _make_run_dir(run_dir)
+    finally:
+        remove_empty_folders(created)           # only a probe: Run creates it for real
+
+
+def _make_run_dir(run_dir):
+    try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise BpnetError(f"{run_dir}: cannot create the run folder ({exc.strerror or exc})") from None
-    finally:
-        remove_empty_folders(created)           # only a probe: Run creates it for real
 
 
 def prepare_run_dir(run_dir, config):
     """Create the run folder and write its config.yaml."""
     run_dir = Path(run_dir)
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise BpnetError(f"{run_dir}: cannot create the run folder ({exc.strerror or exc})") from None
+    _make_run_dir(run_dir)
     try:
         atomic_write(run_dir / "config.yaml", lambda f: f.write(config.to_yaml().encode()))
     except OSError as exc:
