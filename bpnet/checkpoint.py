@@ -51,11 +51,13 @@ def save(path, network, config, meta=None, optimizer_state=None):
         raise BpnetError(f"{path}: cannot save checkpoint ({exc.strerror or exc})") from None
 
 
-# A member may hold no more than a network of the checkpoint's own config needs: its
-# largest parameter in float64, or 16 MiB for a small one. With the names limited too,
-# a small file cannot make the loader allocate gigabytes (a deflated member of zeros
-# states its size honestly, so the header check alone would let one through).
-MIN_MEMBER_LIMIT = 1 << 24
+# What keeps a small file from making the loader allocate gigabytes: each array may be no
+# larger than its parameter is in float64 under the checkpoint's own config (1 MiB at
+# least, so a wrong shape still gets its own message below), and a large member may not
+# inflate more than 64x: np.savez stores arrays as they are, while a deflated member of
+# zeros states its size honestly and so passes the header check.
+MIN_MEMBER_LIMIT = 1 << 20
+MAX_INFLATION = 64
 
 
 def _read(path):
@@ -70,13 +72,11 @@ def _read(path):
                 members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
                 if "meta" not in members:
                     raise CheckpointError(f"{path}: has no metadata; not a bpnet checkpoint")
-                meta = _read_meta(path, _read_member(path, archive, members.pop("meta"), MIN_MEMBER_LIMIT))
+                meta = _read_meta(path, _read_member(path, archive, members.pop("meta"), 16 * MIN_MEMBER_LIMIT))
                 config = _read_config(path, meta)
                 sizes = [N_PIXELS, *config.model.hidden, N_CLASSES]
-                limit = max(8 * max(m * n for m, n in zip(sizes, sizes[1:])), MIN_MEMBER_LIMIT)
-                for name in members:
-                    _check_name(path, name, len(sizes) - 1)
-                arrays = {name: _read_member(path, archive, info, limit) for name, info in members.items()}
+                limits = {name: _limit(path, name, sizes) for name in members}
+                arrays = {name: _read_member(path, archive, info, limits[name]) for name, info in members.items()}
                 return meta, config, arrays
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such checkpoint{_unfinished_hint(path)}") from None
@@ -92,27 +92,34 @@ def _read(path):
 
 
 def _unfinished_hint(path):
-    """Why a run folder may have no best.npz yet: it was stopped in its first epoch."""
+    """Why a run folder may have no best.npz yet: it was stopped before an epoch was reported."""
     path = Path(path)
     if path.name == "best.npz" and (path.parent / "last.npz").is_file():
-        return (f"; the run was stopped before its first epoch ended: "
+        return (f"; the run was stopped before its first reported epoch (train.log_every) wrote it: "
                 f"finish it with bpnet train --resume {path.parent}")
     return ""
 
 
-def _check_name(path, name, L):
-    """Only W1..WL, b1..bL and the optimiser state of those parameters belong in a checkpoint."""
-    parameters = {f"{k}{l}" for l in range(1, L + 1) for k in "Wb"}
-    if name in parameters:
-        return
-    if name[:1] in "Wb" and name[1:].isdigit():
-        raise CheckpointError(f"{path}: has more layers than its config describes")
+def _limit(path, name, sizes):
+    """The most bytes the member ``name`` may hold: W1..WL, b1..bL and the optimiser state of
+    those parameters (``opt.<slot>_<parameter>``, ``opt.t``, ``opt.lr``) are all there is."""
+    L = len(sizes) - 1
+    elements = {f"W{l}": sizes[l] * sizes[l - 1] for l in range(1, L + 1)}
+    elements.update({f"b{l}": sizes[l] for l in range(1, L + 1)})
     slots = {slot for optimizer in OPTIMIZERS.values() for slot in optimizer.slots}
     key = name.removeprefix("opt.")
     slot, _, parameter = key.partition("_")
-    if name.startswith("opt.") and (key in SCALARS or (slot in slots and parameter in parameters)):
-        return
-    raise CheckpointError(f"{path}: holds an array named {name[:40]!r}, which is not bpnet's")
+    if name in elements:
+        n = elements[name]
+    elif name.startswith("opt.") and key in SCALARS:
+        n = 1
+    elif name.startswith("opt.") and slot in slots and parameter in elements:
+        n = elements[parameter]
+    elif name[:1] in "Wb" and name[1:].isdigit():
+        raise CheckpointError(f"{path}: has more layers than its config describes")
+    else:
+        raise CheckpointError(f"{path}: holds an array named {name[:40]!r}, which is not bpnet's")
+    return max(8 * n, MIN_MEMBER_LIMIT)
 
 
 def _read_member(path, archive, info, limit):
@@ -139,8 +146,11 @@ def _read_member(path, archive, info, limit):
             raise CheckpointError(f"{path}: not a bpnet checkpoint ({info.filename} claims a {shape} {dtype} "
                                   f"array of {claimed} bytes but holds {held})")
         if claimed > limit:
-            raise CheckpointError(f"{path}: {info.filename} holds {claimed} bytes, more than any array "
-                                  f"of the network its config describes")
+            raise CheckpointError(f"{path}: {info.filename} holds {claimed} bytes, more than the network "
+                                  f"its config describes has there")
+        if claimed > MIN_MEMBER_LIMIT and claimed > MAX_INFLATION * info.compress_size:
+            raise CheckpointError(f"{path}: {info.filename} inflates {claimed // max(info.compress_size, 1)}-fold; "
+                                  f"not an array bpnet wrote")
         member.seek(0)
         return fmt.read_array(member, allow_pickle=False)
 

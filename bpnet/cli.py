@@ -315,8 +315,9 @@ def predict(images, checkpoint_path, top_k, as_json):
     from . import checkpoint
     from .images import load_images
 
-    # No run at all: say how to make one (a run stopped early gets its own hint from load).
-    if checkpoint_path == DEFAULT_CHECKPOINT and not Path(checkpoint_path).parent.is_dir():
+    # No run with a checkpoint: say how to make one (a run stopped early gets its hint from load).
+    folder = Path(checkpoint_path).parent
+    if checkpoint_path == DEFAULT_CHECKPOINT and not any((folder / name).is_file() for name in ("best.npz", "last.npz")):
         raise CheckpointError(f"{checkpoint_path}: no such checkpoint (train one with `bpnet train` "
                               f"or pass --checkpoint)")
     network = checkpoint.load(checkpoint_path).network

@@ -216,10 +216,10 @@ def find_config(name_or_path):
     if path.is_file():
         return path
     # Only a bare name (`fast`, or `fast.yaml` as in the repository's configs/) means a shipped
-    # config, even beside a folder of that name (a data folder `mnist/` is common); `fast.json`
-    # or `sub/fast.yaml` that does not exist is a mistake to report.
+    # config, even beside a folder of that name (a data folder `mnist/` is common); `fast.json`,
+    # `./fast`, `mnist/` or `sub/fast.yaml` that is not a file is a mistake to report.
     shipped = resources.files("bpnet") / "configs" / (path.stem + ".yaml")
-    if path.parent == Path(".") and path.suffix in ("", ".yaml") and shipped.is_file():
+    if str(name_or_path) == path.name and path.suffix in ("", ".yaml") and shipped.is_file():
         return Path(str(shipped))
     if path.is_dir():
         raise ConfigError(f"{name_or_path}: is a folder, not a config file")

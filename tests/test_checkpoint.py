@@ -277,6 +277,26 @@ def with_member(name, payload):
     return write
 
 
+def with_deflated_big_network(hidden):
+    """A checkpoint whose config declares ``hidden`` and whose W1 is deflated zeros of that
+    shape: every size in it is honest, only the compression ratio gives it away."""
+    def write(path):
+        save_tiny(path)
+        arrays = arrays_of(path)
+        meta = json.loads(str(arrays.pop("meta")))
+        meta["config"]["model"]["hidden"] = [hidden]
+        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as dst:
+            dst.writestr("meta.npy", npy_bytes(np.array(json.dumps(meta))))
+            dst.writestr("W1.npy", npy_bytes(np.zeros((hidden, 784), np.float32)))
+    return write
+
+
+def npy_bytes(array):
+    out = io.BytesIO()
+    np.lib.format.write_array(out, array)
+    return out.getvalue()
+
+
 def with_deflated_extra(name, shape):
     """A writer of a good tiny checkpoint plus a deflated member ``name`` of zeros of ``shape``:
     a few kilobytes on disk that state a large size honestly."""
@@ -307,7 +327,8 @@ CRAFTED = {
     ".npy version 3": (with_member("W1.npy", b"\x93NUMPY\x03\x00" + bytes(100)), "W1.npy is .npy version (3, 0)"),
     "a deflated 64 MiB of zeros under a name of bpnet's": (
         with_deflated_extra("opt.u_W1.npy", (1 << 14, 1 << 10)),
-        "opt.u_W1.npy holds 67108864 bytes, more than any array of the network its config describes"),
+        "opt.u_W1.npy holds 67108864 bytes, more than the network its config describes has there"),
+    "a large network's weights, deflated zeros": (with_deflated_big_network(2000), "W1.npy inflates"),
     "an array under a name that is not bpnet's": (with_deflated_extra("big.npy", (1 << 10, 1 << 10)),
                                                   "holds an array named 'big', which is not bpnet's"),
     "optimiser state of a parameter that does not exist": (
@@ -335,11 +356,11 @@ def test_crafted_file_exits_2_from_eval(tmp_path, monkeypatch, case):
     assert CRAFTED[case][1] in lines[0], explain(result)
 
 
-def test_a_run_stopped_in_its_first_epoch_says_how_to_finish_it(tmp_path):
+def test_a_run_stopped_before_it_wrote_best_npz_says_how_to_finish_it(tmp_path):
     save_tiny(tmp_path / "last.npz")
     message = load_error(tmp_path / "best.npz")
     assert message == (f"{tmp_path / 'best.npz'}: no such checkpoint; the run was stopped before its first "
-                       f"epoch ended: finish it with bpnet train --resume {tmp_path}")
+                       f"reported epoch (train.log_every) wrote it: finish it with bpnet train --resume {tmp_path}")
 
 
 def test_an_array_too_large_for_memory_is_one_error(tmp_path, monkeypatch):

@@ -289,11 +289,24 @@ def test_eval_text_file(tmp_path):
     assert error_line(invoke("eval", "c.npz"), 2).startswith("Error: c.npz: not a .npz checkpoint")
 
 
-def test_predict_without_a_trained_network(tmp_path):
+@pytest.mark.parametrize("runs", ["none", "an empty latest folder"])
+def test_predict_without_a_trained_network(tmp_path, monkeypatch, runs):
+    monkeypatch.chdir(tmp_path)
+    if runs != "none":
+        (tmp_path / "runs" / "latest").mkdir(parents=True)
     (tmp_path / "digit.png").write_bytes(b"irrelevant")
     line = error_line(invoke("predict", "digit.png"), 2)
     assert line == ("Error: runs/latest/best.npz: no such checkpoint "
                     "(train one with `bpnet train` or pass --checkpoint)")
+
+
+def test_predict_with_a_run_stopped_before_best_npz(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs" / "latest").mkdir(parents=True)
+    tiny_checkpoint(tmp_path / "runs" / "latest" / "last.npz")
+    line = error_line(invoke("predict", "digit.png"), 2)
+    assert line.endswith("no such checkpoint; the run was stopped before its first reported epoch "
+                         "(train.log_every) wrote it: finish it with bpnet train --resume runs/latest")
 
 
 def digit_png(path):

@@ -83,7 +83,7 @@ def test_missing_config_in_a_folder_is_not_a_shipped_one(tmp_path, monkeypatch):
     assert "no such config file" in load_error("elsewhere/mnist.yaml")
 
 
-@pytest.mark.parametrize("name", ["fast.json", "mnist.txt", "./mnist.yml"])
+@pytest.mark.parametrize("name", ["fast.json", "mnist.txt", "./mnist.yml", "./fast"])
 def test_only_a_bare_name_falls_back_to_a_shipped_config(tmp_path, monkeypatch, name):
     monkeypatch.chdir(tmp_path)
     assert load_error(name).startswith(f"{name}: no such config file")
@@ -211,6 +211,7 @@ def test_a_folder_named_like_a_shipped_config_does_not_hide_it(tmp_path, monkeyp
     (tmp_path / "fast.yaml").mkdir()
     assert load("mnist").model.hidden == [256, 128]
     assert load("fast.yaml").train.epochs == 3
+    assert load_error("mnist/") == "mnist/: is a folder, not a config file"     # a path, not a name
 
 
 def test_config_error_is_an_input_error():
