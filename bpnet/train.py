@@ -142,10 +142,21 @@ def read_metrics(run_dir):
     records = []
     for n, line in enumerate(path.read_text().splitlines(), start=1):
         try:
-            records.append(EpochRecord(**json.loads(line)))
+            record = EpochRecord(**json.loads(line))
         except (ValueError, TypeError):
-            raise CheckpointError(f"{path}: line {n} is damaged") from None
+            record = None
+        if record is None or not _valid_record(record):
+            raise CheckpointError(f"{path}: line {n} is damaged")
+        records.append(record)
     return records
+
+
+def _valid_record(record):
+    """Counts are counts, the train metrics and seconds finite numbers, val ones numbers or null."""
+    optional = (record.val_loss, record.val_accuracy)
+    return (_is_count(record.epoch) and _is_count(record.step)
+            and all(_is_finite(x) for x in (record.train_loss, record.train_accuracy, record.seconds, record.lr))
+            and all(x is None or _is_finite(x) for x in optional))
 
 
 # ----------------------------------------------------------------------------- signals

@@ -1,0 +1,75 @@
+"""bpnet.plot: learning curves from a run's metrics.jsonl, and their errors."""
+
+import sys
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from bpnet import train as training
+from bpnet.cli import cli
+from bpnet.errors import BpnetError, CheckpointError, InputError
+from bpnet.plot import plot_run
+
+
+def run_with_metrics(folder, epochs=3, validation=True):
+    """A run folder whose metrics.jsonl holds ``epochs`` records (no training needed)."""
+    folder.mkdir()
+    records = [training.EpochRecord(epoch=e, step=10 * e, train_loss=1.0 / e, train_accuracy=0.5 + 0.1 * e,
+                                    val_loss=1.2 / e if validation else None,
+                                    val_accuracy=0.45 + 0.1 * e if validation else None, seconds=0.5, lr=0.1)
+               for e in range(1, epochs + 1)]
+    training.write_metrics(folder, records)
+    return folder
+
+
+@pytest.mark.parametrize("validation", [True, False])
+def test_plot_writes_a_png_of_both_panels(tmp_path, validation):
+    run = run_with_metrics(tmp_path / "run", validation=validation)
+    path = plot_run(run)
+    assert path == run / "curves.png"
+    with Image.open(path) as image:
+        assert image.format == "PNG" and image.size == (1000, 400)
+        # Both panels drew lines: the image is far from a blank canvas.
+        colours = image.convert("RGB").getcolors(maxcolors=1 << 16)
+        assert colours is None or len(colours) > 50
+
+
+@pytest.mark.parametrize("name, magic", [("c.svg", b"<?xml"), ("c.pdf", b"%PDF")])
+def test_plot_writes_svg_and_pdf(tmp_path, name, magic):
+    run = run_with_metrics(tmp_path / "run", epochs=1)
+    path = plot_run(run, tmp_path / name)
+    assert path.read_bytes().startswith(magic)
+
+
+def test_plot_refuses_what_it_cannot_draw(tmp_path):
+    with pytest.raises(InputError, match="nope: no such run folder"):
+        plot_run(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="no epoch has been reported yet"):
+        plot_run(tmp_path / "empty")
+    run = run_with_metrics(tmp_path / "run")
+    with pytest.raises(InputError, match="must end in .png, .svg or .pdf"):
+        plot_run(run, tmp_path / "c.jpg")
+    (run / "metrics.jsonl").write_text('{"epoch": 1, "step": 1, "train_loss": "low", "train_accuracy": 0.5, '
+                                       '"val_loss": null, "val_accuracy": null, "seconds": 1, "lr": 0.1}\n')
+    with pytest.raises(CheckpointError, match="metrics.jsonl: line 1 is damaged"):
+        plot_run(run)
+    assert sorted(p.name for p in run.iterdir()) == ["metrics.jsonl"]      # nothing half-written
+
+
+def test_plot_without_matplotlib_says_how_to_get_it(tmp_path, monkeypatch):
+    run = run_with_metrics(tmp_path / "run")
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)             # import fails
+    with pytest.raises(BpnetError, match=r"plotting needs matplotlib: pip install 'bpnet\[plot\]'"):
+        plot_run(run)
+    assert not (run / "curves.png").exists()
+
+
+def test_plot_command(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run_with_metrics(tmp_path / "run")
+    result = CliRunner().invoke(cli, ["plot", "run", "--out", "c.png"], prog_name="bpnet")
+    assert result.exit_code == 0 and result.stdout == "wrote c.png\n"
+    result = CliRunner().invoke(cli, ["plot"], prog_name="bpnet")               # runs/latest by default
+    assert result.exit_code == 2 and result.stderr == "Error: runs/latest: no such run folder\n"
