@@ -345,14 +345,14 @@ def predict(images, checkpoint_path, top_k, as_json):
 # ----------------------------------------------------------------------------- plot
 
 @cli.command()
-@click.argument("run_dir", metavar="RUN", type=click.Path(), default="runs/latest")
+@click.argument("run_dir", metavar="[RUN]", type=click.Path(), default="runs/latest")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="The image to write: .png, .svg or .pdf.  [default: RUN/curves.png]")
 def plot(run_dir, out):
     """Draw a run's learning curves: cost and accuracy per reported epoch, train and
     validation, from RUN/metrics.jsonl (RUN defaults to runs/latest).
 
-    Needs matplotlib: pip install 'bpnet[plot]'.
+    Needs matplotlib: pip install matplotlib (or the project's plot extra).
 
     \b
     Example:

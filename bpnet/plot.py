@@ -1,10 +1,11 @@
 """Learning curves of a run: loss and accuracy per reported epoch, from its metrics.jsonl.
 
-Needs matplotlib, an optional extra (``pip install 'bpnet[plot]'``); nothing else in
-bpnet does. The figure is drawn with matplotlib's object API, not pyplot, so a notebook's
+Needs matplotlib (``pip install matplotlib``, or the ``plot`` extra of this project);
+nothing else in bpnet does. The figure is drawn with matplotlib's object API, not pyplot, so a notebook's
 backend and open figures are left alone.
 """
 
+import warnings
 from pathlib import Path
 
 from .errors import BpnetError, InputError
@@ -18,7 +19,7 @@ def plot_run(run_dir, out=None):
     """Draw the loss and accuracy of the run in ``run_dir`` into ``out`` (default
     ``RUN/curves.png``; .png, .svg or .pdf). Returns the path written."""
     run_dir = Path(run_dir)
-    out = Path(out) if out else run_dir / "curves.png"
+    out = run_dir / "curves.png" if out is None else Path(out)
     kind = out.suffix.lower().lstrip(".")
     if kind not in FORMATS:
         raise InputError(f"{out}: the image must end in .png, .svg or .pdf")
@@ -26,10 +27,13 @@ def plot_run(run_dir, out=None):
         raise InputError(f"{run_dir}: no such run folder")
     records = read_metrics(run_dir)
     if not records:
-        raise InputError(f"{run_dir}: no epoch has been reported yet (no metrics.jsonl)")
+        raise InputError(f"{run_dir}: no epoch has been reported yet")
     figure = _figure(run_dir.resolve().name, records)
     try:
-        atomic_write(out, lambda f: figure.savefig(f, format=kind))
+        out.parent.mkdir(parents=True, exist_ok=True)          # like train --out
+        with warnings.catch_warnings():     # a huge (yet finite) cost makes matplotlib warn; it still draws
+            warnings.simplefilter("ignore", RuntimeWarning)
+            atomic_write(out, lambda f: figure.savefig(f, format=kind))
     except OSError as exc:
         raise BpnetError(f"{out}: cannot write ({exc.strerror or exc})") from None
     return out
@@ -55,7 +59,11 @@ def _figure(title, records):
     for axes in (loss, accuracy):
         axes.grid(True, alpha=0.3)
         axes.legend()
-        axes.xaxis.set_major_locator(MaxNLocator(integer=True))     # epochs are whole numbers
+        if len(epochs) <= 10:       # a tick at each reported epoch (and room around a single one)
+            axes.set_xticks(epochs)
+            axes.set_xlim(epochs[0] - 0.5, epochs[-1] + 0.5)
+        else:
+            axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     figure.suptitle(title)
     return figure
 
@@ -65,5 +73,5 @@ def _matplotlib():
         from matplotlib.figure import Figure
         from matplotlib.ticker import MaxNLocator
     except ImportError:
-        raise BpnetError("plotting needs matplotlib: pip install 'bpnet[plot]'") from None
+        raise BpnetError("plotting needs matplotlib: pip install matplotlib") from None
     return Figure, MaxNLocator

@@ -139,24 +139,40 @@ def read_metrics(run_dir):
     path = Path(run_dir) / "metrics.jsonl"
     if not path.exists():
         return []
+    if not path.is_file():
+        raise CheckpointError(f"{path}: not a file")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise CheckpointError(f"{path}: not UTF-8 text") from None
     records = []
-    for n, line in enumerate(path.read_text().splitlines(), start=1):
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
         try:
             record = EpochRecord(**json.loads(line))
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, RecursionError):
             record = None
-        if record is None or not _valid_record(record):
+        if record is None or not _valid_record(record) or (records and record.epoch <= records[-1].epoch):
             raise CheckpointError(f"{path}: line {n} is damaged")
         records.append(record)
     return records
 
 
 def _valid_record(record):
-    """Counts are counts, the train metrics and seconds finite numbers, val ones numbers or null."""
-    optional = (record.val_loss, record.val_accuracy)
-    return (_is_count(record.epoch) and _is_count(record.step)
-            and all(_is_finite(x) for x in (record.train_loss, record.train_accuracy, record.seconds, record.lr))
-            and all(x is None or _is_finite(x) for x in optional))
+    """What an epoch can have reported: epoch ≥ 1, costs and seconds ≥ 0, accuracies in [0, 1],
+    all finite; the validation ones may be null (no validation set)."""
+    def loss(x):
+        return _is_finite(x) and x >= 0
+
+    def accuracy(x):
+        return _is_finite(x) and 0 <= x <= 1
+
+    return (_is_count(record.epoch) and record.epoch >= 1 and _is_count(record.step)
+            and loss(record.train_loss) and accuracy(record.train_accuracy)
+            and loss(record.seconds) and _is_finite(record.lr)
+            and (record.val_loss is None or loss(record.val_loss))
+            and (record.val_accuracy is None or accuracy(record.val_accuracy)))
 
 
 # ----------------------------------------------------------------------------- signals

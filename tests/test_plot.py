@@ -1,5 +1,6 @@
 """bpnet.plot: learning curves from a run's metrics.jsonl, and their errors."""
 
+import json
 import sys
 
 import pytest
@@ -9,7 +10,7 @@ from PIL import Image
 from bpnet import train as training
 from bpnet.cli import cli
 from bpnet.errors import BpnetError, CheckpointError, InputError
-from bpnet.plot import plot_run
+from bpnet.plot import _figure, plot_run
 
 
 def run_with_metrics(folder, epochs=3, validation=True):
@@ -61,7 +62,7 @@ def test_plot_refuses_what_it_cannot_draw(tmp_path):
 def test_plot_without_matplotlib_says_how_to_get_it(tmp_path, monkeypatch):
     run = run_with_metrics(tmp_path / "run")
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)             # import fails
-    with pytest.raises(BpnetError, match=r"plotting needs matplotlib: pip install 'bpnet\[plot\]'"):
+    with pytest.raises(BpnetError, match="plotting needs matplotlib: pip install matplotlib"):
         plot_run(run)
     assert not (run / "curves.png").exists()
 
@@ -73,3 +74,45 @@ def test_plot_command(tmp_path, monkeypatch):
     assert result.exit_code == 0 and result.stdout == "wrote c.png\n"
     result = CliRunner().invoke(cli, ["plot"], prog_name="bpnet")               # runs/latest by default
     assert result.exit_code == 2 and result.stderr == "Error: runs/latest: no such run folder\n"
+
+
+GOOD = {"epoch": 1, "step": 1, "train_loss": 0.5, "train_accuracy": 0.5, "val_loss": None,
+        "val_accuracy": None, "seconds": 1.0, "lr": 0.1}
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"\xff\xfe\n", "not UTF-8 text"),
+    (b"[" * 100000 + b"\n", "line 1 is damaged"),
+    (json.dumps({**GOOD, "train_accuracy": 7.5}).encode(), "line 1 is damaged"),
+    (json.dumps({**GOOD, "val_loss": -1.0}).encode(), "line 1 is damaged"),
+    (json.dumps({**GOOD, "epoch": 0}).encode(), "line 1 is damaged"),
+    ((json.dumps(GOOD) + "\n" + json.dumps(GOOD)).encode(), "line 2 is damaged"),     # epoch 1 twice
+])
+def test_a_damaged_metrics_file_is_one_error(tmp_path, content, message):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.jsonl").write_bytes(content)
+    with pytest.raises(CheckpointError, match=message):
+        plot_run(run)
+
+
+def test_a_folder_named_metrics_jsonl_is_one_error(tmp_path):
+    (tmp_path / "run" / "metrics.jsonl").mkdir(parents=True)
+    with pytest.raises(CheckpointError, match="metrics.jsonl: not a file"):
+        plot_run(tmp_path / "run")
+
+
+def test_blank_lines_are_skipped(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text(json.dumps(GOOD) + "\n\n")
+    assert [r.epoch for r in training.read_metrics(run)] == [1]
+
+
+def test_one_epoch_gets_one_whole_tick_and_out_folders_are_made(tmp_path):
+    run = run_with_metrics(tmp_path / "run", epochs=1)
+    figure = _figure("run", training.read_metrics(run))
+    assert [list(axes.get_xticks()) for axes in figure.axes] == [[1], [1]]
+    assert plot_run(run, tmp_path / "new" / "folder" / "c.png").is_file()
+    with pytest.raises(InputError, match="must end in .png, .svg or .pdf"):
+        plot_run(run, "")
