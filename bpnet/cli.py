@@ -113,7 +113,8 @@ def cli(debug):
 @click.option("--dataset", type=click.Choice(list(DATASETS)), default="mnist",
               help="Which dataset to fetch.")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
-              help="Folder for the files (default: $BPNET_DATA_DIR, else ./data).")
+              help="Folder for the files (default: $BPNET_DATA_DIR, else ./data, or ./data/DATASET "
+                   "for a dataset other than mnist).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def download(dataset, data_dir, quiet):
     """Download and verify a dataset's four IDX files.
@@ -128,7 +129,7 @@ def download(dataset, data_dir, quiet):
     from .data import resolve_data_dir
     from .download import download as fetch
 
-    folder = resolve_data_dir(data_dir)
+    folder = resolve_data_dir(data_dir, dataset=dataset)
     paths = fetch(dataset, folder, progress=_tqdm_factory(_show_progress(quiet)))
     click.echo(f"{dataset}: {len(paths)} files verified in {folder}")
 

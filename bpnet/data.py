@@ -84,12 +84,16 @@ def get_dataset(name):
         raise DataError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}") from None
 
 
-def resolve_data_dir(cli_dir=None, config_dir=None):
-    """The data folder: ``--data-dir`` > ``BPNET_DATA_DIR`` > config ``data.dir`` > ``./data``."""
+def resolve_data_dir(cli_dir=None, config_dir=None, dataset="mnist"):
+    """The data folder: ``--data-dir`` > ``BPNET_DATA_DIR`` > config ``data.dir`` > ``./data``.
+
+    The default for a dataset other than MNIST is ``./data/<dataset>``: every dataset's
+    files have the same names, so two of them must never share a folder.
+    """
     for candidate in (cli_dir, os.environ.get("BPNET_DATA_DIR"), config_dir):
         if candidate:
             return Path(candidate).expanduser()
-    return Path("data")
+    return Path("data") if dataset == "mnist" else Path("data") / dataset
 
 
 # ----------------------------------------------------------------------------- IDX files
@@ -324,7 +328,7 @@ def load(dataset="mnist", data_dir=None, validation=5000, seed=0, download=True,
     the downloader (a tqdm-like factory, or None for silence).
     """
     ds = get_dataset(dataset)
-    data_dir = resolve_data_dir(data_dir)
+    data_dir = resolve_data_dir(data_dir, dataset=ds.name)
     if download and missing_files(data_dir):
         from .download import download as fetch
 

@@ -92,6 +92,7 @@ def _ensure(name, dataset, data_dir, session, options):
     local = _valid_local(data_dir, name, dataset)
     if local is not None:
         return local
+    _refuse_other_datasets(data_dir, name, dataset)
     # An invalid local .gz is replaced only once a good copy is verified; an invalid
     # decompressed file is left alone but shadowed (find_file prefers the .gz).
     target = data_dir / (name + ".gz")
@@ -116,6 +117,21 @@ def _valid_local(data_dir, name, dataset):
     except DataError:
         return None
     return local
+
+
+def _refuse_other_datasets(data_dir, name, dataset):
+    """A local file that is another dataset's ``name``, intact, is somebody's data: never
+    replace it (the datasets' files share their names, not their contents)."""
+    local = data.find_file(data_dir, name)
+    for other in data.DATASETS.values():
+        if local is None or other.name == dataset.name:
+            continue
+        try:
+            data.read_verified(local, name, other)
+        except DataError:
+            continue
+        raise DataError(f"{local}: is {other.name}'s {name}, not {dataset.name}'s; "
+                        f"give {dataset.name} a folder of its own (--data-dir)")
 
 
 def _with_retries(fetch, options):

@@ -208,7 +208,7 @@ class StopFlag:
 
 def load_data_for(config, data_dir=None, progress=None):
     """The dataset, validation split and data folder (``data_dir`` first) that ``config`` names."""
-    return load_data(config.data.dataset, resolve_data_dir(data_dir, config.data.dir),
+    return load_data(config.data.dataset, resolve_data_dir(data_dir, config.data.dir, config.data.dataset),
                      config.data.validation, config.train.seed, progress=progress)
 
 

@@ -463,6 +463,8 @@ def test_resolve_data_dir_precedence(monkeypatch):
     monkeypatch.delenv("BPNET_DATA_DIR")
     assert resolve_data_dir(None, "/config/dir") == data.Path("/config/dir")
     assert resolve_data_dir(None, None) == data.Path("data")
+    assert resolve_data_dir(None, None, "fashion-mnist") == data.Path("data/fashion-mnist")   # own folder
+    assert resolve_data_dir(None, "/config/dir", "fashion-mnist") == data.Path("/config/dir")
     monkeypatch.setenv("BPNET_DATA_DIR", "")                      # empty counts as unset
     assert resolve_data_dir() == data.Path("data")
     monkeypatch.setenv("HOME", "/home/someone")

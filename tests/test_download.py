@@ -500,6 +500,23 @@ def test_a_failed_download_keeps_a_folder_that_was_there(make_mirror, tiny, data
     assert data_dir.is_dir() and os.listdir(data_dir) == []
 
 
+def test_another_datasets_intact_files_are_never_replaced(make_mirror, real_files, data_dir, monkeypatch):
+    """Both datasets name their files train-images-idx3-ubyte.gz and so on: asking for
+    fashion-mnist in a folder of MNIST must not overwrite MNIST with it."""
+    data_dir.mkdir(parents=True)
+    for filename, source in real_files.items():
+        (data_dir / filename).write_bytes(source.read_bytes())
+    before = {p.name: p.read_bytes() for p in data_dir.iterdir()}
+    mirror = make_mirror(real_files)
+    monkeypatch.setenv("BPNET_MIRROR", mirror.url)
+    with pytest.raises(DataError) as info:
+        download("fashion-mnist", data_dir, **FAST)
+    assert str(info.value) == (f"{data_dir / FIRST_GZ}: is mnist's train-images-idx3-ubyte, not "
+                               f"fashion-mnist's; give fashion-mnist a folder of its own (--data-dir)")
+    assert {p.name: p.read_bytes() for p in data_dir.iterdir()} == before
+    assert mirror.requests == []
+
+
 def test_unknown_dataset(data_dir):
     with pytest.raises(DataError, match="unknown dataset"):
         download("cifar", data_dir)
