@@ -74,9 +74,10 @@ def _read(path):
                     raise CheckpointError(f"{path}: has no metadata; not a bpnet checkpoint")
                 meta = _read_meta(path, _read_member(path, archive, members.pop("meta"), 16 * MIN_MEMBER_LIMIT))
                 config = _read_config(path, meta)
-                sizes = [N_PIXELS, *config.model.hidden, N_CLASSES]
-                limits = {name: _limit(path, name, sizes) for name in members}
-                arrays = {name: _read_member(path, archive, info, limits[name]) for name, info in members.items()}
+                elements = _parameter_sizes([N_PIXELS, *config.model.hidden, N_CLASSES])
+                limits = {name: _limit(path, name, elements) for name in members}     # names first
+                arrays = {name: _read_member(path, archive, info, limits[name])
+                          for name, info in members.items()}
                 return meta, config, arrays
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such checkpoint{_unfinished_hint(path)}") from None
@@ -100,12 +101,18 @@ def _unfinished_hint(path):
     return ""
 
 
-def _limit(path, name, sizes):
-    """The most bytes the member ``name`` may hold: W1..WL, b1..bL and the optimiser state of
-    those parameters (``opt.<slot>_<parameter>``, ``opt.t``, ``opt.lr``) are all there is."""
-    L = len(sizes) - 1
-    elements = {f"W{l}": sizes[l] * sizes[l - 1] for l in range(1, L + 1)}
-    elements.update({f"b{l}": sizes[l] for l in range(1, L + 1)})
+def _parameter_sizes(sizes):
+    """The number of entries of W1..WL and b1..bL for layer sizes [n_0, ..., n_L]."""
+    elements = {}
+    for l in range(1, len(sizes)):
+        elements.update({f"W{l}": sizes[l] * sizes[l - 1], f"b{l}": sizes[l]})
+    return elements
+
+
+def _limit(path, name, elements):
+    """The most bytes the member ``name`` may hold: W1..WL, b1..bL (``elements`` gives their
+    entries) and their optimiser state (``opt.<slot>_<parameter>``, ``opt.t``, ``opt.lr``)
+    are all there is."""
     slots = {slot for optimizer in OPTIMIZERS.values() for slot in optimizer.slots}
     key = name.removeprefix("opt.")
     slot, _, parameter = key.partition("_")
@@ -149,8 +156,8 @@ def _read_member(path, archive, info, limit):
             raise CheckpointError(f"{path}: {info.filename} holds {claimed} bytes, more than the network "
                                   f"its config describes has there")
         if claimed > MIN_MEMBER_LIMIT and claimed > MAX_INFLATION * info.compress_size:
-            raise CheckpointError(f"{path}: {info.filename} inflates {claimed // max(info.compress_size, 1)}-fold; "
-                                  f"not an array bpnet wrote")
+            fold = claimed // max(info.compress_size, 1)
+            raise CheckpointError(f"{path}: {info.filename} inflates {fold}-fold; not an array bpnet wrote")
         member.seek(0)
         return fmt.read_array(member, allow_pickle=False)
 

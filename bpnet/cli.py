@@ -317,8 +317,8 @@ def predict(images, checkpoint_path, top_k, as_json):
     from .images import load_images
 
     # No run with a checkpoint: say how to make one (a run stopped early gets its hint from load).
-    folder = Path(checkpoint_path).parent
-    if checkpoint_path == DEFAULT_CHECKPOINT and not any((folder / name).is_file() for name in ("best.npz", "last.npz")):
+    saved = [Path(checkpoint_path).parent / name for name in ("best.npz", "last.npz")]
+    if checkpoint_path == DEFAULT_CHECKPOINT and not any(path.is_file() for path in saved):
         raise CheckpointError(f"{checkpoint_path}: no such checkpoint (train one with `bpnet train` "
                               f"or pass --checkpoint)")
     network = checkpoint.load(checkpoint_path).network

@@ -163,8 +163,6 @@ def parse_idx(raw, label, ndim, expected_count=None):
     return array
 
 
-
-
 def find_file(data_dir, filename):
     """The path of ``filename`` in ``data_dir``, gzipped or raw, or None."""
     for candidate in (Path(data_dir) / (filename + ".gz"), Path(data_dir) / filename):

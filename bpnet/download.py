@@ -123,8 +123,10 @@ def _refuse_other_datasets(data_dir, name, dataset):
     """A local file that is another dataset's ``name``, intact, is somebody's data: never
     replace it (the datasets' files share their names, not their contents)."""
     local = data.find_file(data_dir, name)
+    if local is None:
+        return
     for other in data.DATASETS.values():
-        if local is None or other.name == dataset.name:
+        if other.name == dataset.name:
             continue
         try:
             data.read_verified(local, name, other)

@@ -1,8 +1,8 @@
 """Learning curves of a run: loss and accuracy per reported epoch, from its metrics.jsonl.
 
 Needs matplotlib (``pip install matplotlib``, or the ``plot`` extra of this project);
-nothing else in bpnet does. The figure is drawn with matplotlib's object API, not pyplot, so a notebook's
-backend and open figures are left alone.
+nothing else in bpnet does. The figure is drawn with matplotlib's object API, not
+pyplot, so a notebook's backend and open figures are left alone.
 """
 
 import warnings

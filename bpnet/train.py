@@ -150,13 +150,22 @@ def read_metrics(run_dir):
         if not line.strip():
             continue
         try:
-            record = EpochRecord(**json.loads(line))
-        except (ValueError, TypeError, RecursionError):
+            record = _record(json.loads(line))
+        except (ValueError, RecursionError):
             record = None
-        if record is None or not _valid_record(record) or (records and record.epoch <= records[-1].epoch):
+        if record is None or (records and record.epoch <= records[-1].epoch):
             raise CheckpointError(f"{path}: line {n} is damaged")
         records.append(record)
     return records
+
+
+def _record(fields):
+    """The EpochRecord of a JSON object, or None if it is not one an epoch can have reported."""
+    try:
+        record = EpochRecord(**fields)
+    except TypeError:
+        return None
+    return record if _valid_record(record) else None
 
 
 def _valid_record(record):
@@ -290,10 +299,10 @@ def _resumed_history(records, resume, last_path):
     history = [record for record in records if record.epoch <= done]
     saved = resume.meta.get("metrics")
     if saved is not None and (not history or history[-1].epoch < done):
-        try:
-            history.append(EpochRecord(**saved))
-        except TypeError:
-            raise CheckpointError(f"{last_path}: its metrics are damaged") from None
+        record = _record(saved) if isinstance(saved, dict) else None
+        if record is None:
+            raise CheckpointError(f"{last_path}: its metrics are damaged")
+        history.append(record)
     return history
 
 

@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -113,6 +114,10 @@ def test_resumed_history_keeps_only_the_checkpoints_epochs(data, tmp_path):
     ckpt.meta["epoch"] = 1                                # as if last.npz were an epoch older
     assert [r.epoch for r in training._resumed_history(records, ckpt, last)] == [1]
     ckpt.meta.update(epoch=3, metrics={"epoch": 3, "tampered": True})
+    with pytest.raises(CheckpointError, match="last.npz: its metrics are damaged"):
+        training._resumed_history(records, ckpt, last)
+    # Checked like a line of metrics.jsonl: values no epoch can report are damage too.
+    ckpt.meta["metrics"] = {**asdict(records[-1]), "epoch": 3, "train_accuracy": 7.5}
     with pytest.raises(CheckpointError, match="last.npz: its metrics are damaged"):
         training._resumed_history(records, ckpt, last)
 
