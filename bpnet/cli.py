@@ -124,7 +124,7 @@ def download(dataset, data_dir, quiet):
 
     \b
     Example:
-      bpnet download --dataset fashion-mnist --data-dir data/fashion
+      bpnet download --dataset fashion-mnist
     """
     from .data import resolve_data_dir
     from .download import download as fetch

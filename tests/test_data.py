@@ -429,13 +429,12 @@ def test_columns_and_one_hot(dtype):
     assert np.argmax(Y, axis=0).tolist() == [3, 0, 9]
 
 
-
 def test_one_hot_into_a_reused_buffer_clears_the_previous_labels():
     out = np.empty((10, 3), np.float32, order="F")
     one_hot(np.array([1, 2, 3]), out=out)
     Y = one_hot(np.array([3, 0, 9]), out=out)
     assert Y is out
-    np.testing.assert_array_equal(Y, one_hot(np.array([3, 0, 9])))
+    np.testing.assert_array_equal(Y, np.eye(10, dtype=np.float32)[:, [3, 0, 9]])
 
 def test_float32_stays_float32():
     rows = np.full((2, 784), 200, np.uint8)

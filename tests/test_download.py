@@ -327,7 +327,7 @@ def test_persistent_busy_server_moves_on(make_mirror, tiny, data_dir, monkeypatc
 
 @pytest.mark.parametrize("cut, reason", [
     ("decompressed", "expected {size} bytes, got 5"),
-    ("gzip", "not a complete gzip file"),
+    ("gzip", "not a complete gzip file (the compressed stream ends early)"),
 ])
 def test_truncated_file(make_mirror, tiny, data_dir, monkeypatch, cut, reason):
     raw = gzip.decompress(tiny[FIRST_GZ])
@@ -335,7 +335,7 @@ def test_truncated_file(make_mirror, tiny, data_dir, monkeypatch, cut, reason):
     mirror = make_mirror({**tiny, FIRST_GZ: short})
     monkeypatch.setenv("BPNET_MIRROR", mirror.url)
     error = download_failure(data_dir=data_dir)
-    assert error.reasons[0].startswith(f"{mirror.url}{FIRST_GZ}: " + reason.format(size=len(raw))), error.reasons[0]
+    assert error.reasons[0] == f"{mirror.url}{FIRST_GZ}: " + reason.format(size=len(raw))
     assert not data_dir.exists()
 
 

@@ -90,7 +90,10 @@ def test_sigterm_during_a_download_exits_143_and_leaves_no_file(tmp_path):
                                cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert asked.wait(60), "the download never reached the server"
-        time.sleep(0.5)                                   # the first bytes are in the .part file
+        deadline = time.monotonic() + 60                  # wait until the first bytes are in a .part file
+        while not (data_dir.is_dir() and any(p.name.endswith(".part") for p in data_dir.iterdir())):
+            assert time.monotonic() < deadline, "no .part file appeared"
+            time.sleep(0.05)
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=60)
     finally:

@@ -8,7 +8,7 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 
-from bpnet import checkpoint, train as training
+from bpnet import checkpoint, files, train as training
 from bpnet.config import from_dict
 from bpnet.data import MNIST, Split, load
 from bpnet.errors import BpnetError, CheckpointError, ConfigError, DivergedError, Interrupted
@@ -192,15 +192,15 @@ def test_a_full_disk_when_writing_config_yaml_leaves_nothing(data, tmp_path, mon
 
 
 def test_a_full_disk_before_the_first_last_npz_leaves_nothing(data, tmp_path, monkeypatch):
-    save = checkpoint.save
+    replace = os.replace
 
-    def disk_full_at_last(path, *args, **kwargs):      # best.npz fits, last.npz does not
-        if path.name == "last.npz":
-            raise BpnetError(f"{path}: cannot save checkpoint (No space left on device)")
-        save(path, *args, **kwargs)
+    def disk_full_at_last(source, target):             # best.npz fits, last.npz does not
+        if os.path.basename(target) == "last.npz":
+            raise OSError(28, "No space left on device")
+        replace(source, target)
 
-    monkeypatch.setattr(checkpoint, "save", disk_full_at_last)
-    with pytest.raises(BpnetError, match="No space left"):
+    monkeypatch.setattr(files.os, "replace", disk_full_at_last)
+    with pytest.raises(BpnetError, match=r"run/last.npz: cannot save checkpoint \(No space left on device\)"):
         training.train(config(), data, tmp_path / "run")
     assert os.listdir(tmp_path) == []
 
@@ -222,7 +222,7 @@ def test_a_signal_while_measuring_the_test_set_stops_after_saving(data, tmp_path
     assert f"test accuracy {straight['accuracy']:.2%} (loss {straight['loss']:.4f}) of " in str(info.value)
 
 
-def test_the_run_folder_is_checked_before_anything_is_loaded(tmp_path):
+def test_check_new_run_dir_probes_without_keeping(tmp_path):
     (tmp_path / "a-file").write_text("in the way")
     with pytest.raises(BpnetError, match="a-file/run: cannot create the run folder"):
         training.check_new_run_dir(tmp_path / "a-file" / "run")
@@ -295,9 +295,9 @@ def test_real_mnist_one_epoch_learns(mnist_gz_dir, tmp_path):
     assert result.test["accuracy"] > 0.9
 
 
-def tampered_run(data, run, change):
+def tampered_run(data, run, change, optimizer="momentum"):
     """Train one epoch into ``run``, then rewrite its last.npz after ``change(ckpt)``."""
-    training.train(config(epochs=1), data, run)
+    training.train(config(epochs=1, optimizer=optimizer), data, run)
     ckpt = checkpoint.load(run / "last.npz")
     change(ckpt)
     checkpoint.save(run / "last.npz", ckpt.network, ckpt.config, ckpt.meta, ckpt.optimizer_state)
@@ -373,12 +373,7 @@ def test_a_refused_resume_leaves_the_run_folder_as_it_was(data, tmp_path):
     ("adam", "lr", np.array(0.1)),
 ])
 def test_resume_refuses_damaged_optimizer_scalars(data, tmp_path, optimizer, key, value):
-    cfg = config(epochs=1, optimizer=optimizer)
-    run = tmp_path / "run"
-    training.train(cfg, data, run)
-    ckpt = checkpoint.load(run / "last.npz")
-    ckpt.optimizer_state[key] = value
-    checkpoint.save(run / "last.npz", ckpt.network, ckpt.config, ckpt.meta, ckpt.optimizer_state)
+    run = tampered_run(data, tmp_path / "run", lambda ckpt: ckpt.optimizer_state.update({key: value}), optimizer)
     assert_resume_refused(data, run, f"optimiser state {key} is damaged")
 
 
@@ -393,11 +388,7 @@ def test_resume_refuses_damaged_optimizer_scalars(data, tmp_path, optimizer, key
 ])
 def test_resume_refuses_missing_or_broken_optimizer_state(data, tmp_path, optimizer, change, match):
     """Resuming without the velocities (or with NaN ones) would silently not continue the same run."""
-    run = tmp_path / "run"
-    training.train(config(epochs=1, optimizer=optimizer), data, run)
-    ckpt = checkpoint.load(run / "last.npz")
-    change(ckpt.optimizer_state)
-    checkpoint.save(run / "last.npz", ckpt.network, ckpt.config, ckpt.meta, ckpt.optimizer_state)
+    run = tampered_run(data, tmp_path / "run", lambda ckpt: change(ckpt.optimizer_state), optimizer)
     assert_resume_refused(data, run, match)
 
 
