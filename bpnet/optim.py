@@ -25,6 +25,11 @@ class Optimizer:
     multiplies by :attr:`gradient_scale` itself. That saves one pass over every
     parameter per step: 0.3–0.4 ms of a 784-800-800-10 step of 8–14 ms, measured
     alternating the two updates inside one training process.
+
+    The training loop goes one step further: it asks :meth:`gradient_buffers` where the
+    backward pass should write α·g, and with what factor β for what those arrays hold
+    (``Network.backward(..., out=, beta=)``), then calls ``step(..., accumulated=True)``.
+    For most optimisers these are scratch arrays and β = 0; momentum gives its velocities.
     """
 
     slots = ()          # per-parameter state arrays, stored as "<slot>_<parameter>"
@@ -34,6 +39,7 @@ class Optimizer:
         self.lr = float(lr)
         self.weight_decay = float(weight_decay)
         self.state = {}
+        self._scratch = None
 
     @property
     def gradient_scale(self):
@@ -46,9 +52,18 @@ class Optimizer:
             self.state[key] = np.zeros_like(like)
         return self.state[key]
 
-    def step(self, params, grads, scaled=False):
+    def gradient_buffers(self, params):
+        """(arrays shaped like ``params``, β): where the next step's scaled gradients go, each
+        array ← α·g + β·array. Here scratch arrays, whose contents β = 0 discards."""
+        if self._scratch is None or [a.shape for a in self._scratch] != [p.shape for _, p in params]:
+            self._scratch = [np.empty_like(param) for _, param in params]
+        return self._scratch, 0.0
+
+    def step(self, params, grads, scaled=False, accumulated=False):
         """Update the parameters in place. ``grads`` are overwritten (they are scratch space);
-        ``scaled=True`` says they arrive already multiplied by :attr:`gradient_scale`."""
+        ``scaled=True`` says they arrive already multiplied by :attr:`gradient_scale`, and
+        ``accumulated=True`` that they are :meth:`gradient_buffers`' arrays, filled as it said."""
+        scaled = scaled or accumulated
         scale = self.gradient_scale
         for (name, param), grad in zip(params, grads):
             one = param.dtype.type
@@ -76,6 +91,11 @@ class Momentum(Optimizer):
     Stored as u = α v, which needs one pass fewer with α g given: u ← μ (α/α') u + α g,
     p ← p − u, where α' is the previous step's α (the ratio is 1 unless a schedule moves
     α; it keeps the two forms equal under a schedule too).
+
+    In training, the first equation is done by the backward pass: :meth:`gradient_buffers`
+    hands it the u arrays with β = μ (α/α'), so the weight gradient's product computes
+    μ (α/α') u + α g straight into u (see bpnet.blas), and ``step(..., accumulated=True)``
+    is left with p ← p − u.
     """
 
     slots, scalars = ("u",), ("lr",)
@@ -83,17 +103,26 @@ class Momentum(Optimizer):
     def __init__(self, lr, momentum=0.9, weight_decay=0.0):
         super().__init__(lr, weight_decay)
         self.momentum = float(momentum)
-        self._mu = self.momentum
+        self._mu, self._accumulated = self.momentum, False
 
-    def step(self, params, grads, scaled=False):
+    def _momentum(self):
+        """μ (α/α'). The ratio is exactly 1 while α is constant; α' is never 0 (train.lr > 0,
+        and a schedule reaches 0 only after the last step)."""
         previous = float(self.state.get("lr", self.lr))
-        # The ratio α/α' is exactly 1 while α is constant; α' is never 0 (train.lr > 0, and
-        # a schedule reaches 0 only after the last step).
-        self._mu = self.momentum * (self.lr / previous) if previous > 0 else self.momentum
+        return self.momentum * (self.lr / previous) if previous > 0 else self.momentum
+
+    def gradient_buffers(self, params):
+        return [self._slot(f"u_{name}", param) for name, param in params], self._momentum()
+
+    def step(self, params, grads, scaled=False, accumulated=False):
+        self._mu, self._accumulated = self._momentum(), accumulated
         self.state["lr"] = np.array(self.lr)
-        super().step(params, grads, scaled)
+        super().step(params, grads, scaled, accumulated)
 
     def update(self, name, param, grad):
+        if self._accumulated:       # grad is u itself, already μ (α/α') u + α g (+ α λ p)
+            param -= grad
+            return
         u = self._slot(f"u_{name}", param)
         u *= param.dtype.type(self._mu)
         u += grad
@@ -114,11 +143,11 @@ class Adam(Optimizer):
     def gradient_scale(self):
         return 1.0      # Adam divides by √v̂, so it needs the gradient itself
 
-    def step(self, params, grads, scaled=False):
+    def step(self, params, grads, scaled=False, accumulated=False):
         t = int(self.state.get("t", np.array(0))) + 1
         self.state["t"] = np.array(t)
         self._alpha_t = self.lr * np.sqrt(1 - self.beta2 ** t) / (1 - self.beta1 ** t)
-        super().step(params, grads, scaled)
+        super().step(params, grads, scaled, accumulated)
 
     def update(self, name, param, grad):
         one = param.dtype.type

@@ -341,7 +341,7 @@ class Run:
             self.rng = _rng_from_state(resume.meta["epoch_rng"] if self.state["batch"] else resume.meta["rng"])
             self.history = _resumed_history(read_metrics(self.run_dir), resume, self.last_path)
         self.batches = Batches(data.train, self.t.batch_size, self.t.dtype)
-        self.workspace, self.grad_sums = Workspace(), None
+        self.workspace = Workspace()
         self.params = self.network.parameters()
         if resume is not None:
             check_resumable(self.last_path, resume, config)
@@ -362,7 +362,11 @@ class Run:
         """
         network, state, optimizer = self.network, self.state, self.optimizer
         optimizer.lr = learning_rate(self.t, state["step"], self.total_steps)
-        loss, correct, grads = 0.0, 0, None
+        loss, correct = 0.0, 0
+        # backward writes α·g into the optimiser's own arrays: into its velocities for momentum,
+        # whose update is then part of the gradient's product (see optim and blas).
+        grads, beta = optimizer.gradient_buffers(self.params)
+        dW, db = [None, *grads[0::2]], [None, *grads[1::2]]
         for A0, Y, labels in chunks:
             Z, A = network.forward(A0, self.workspace)
             cost, m = network.cost(Z, A, Y), len(labels)
@@ -372,27 +376,14 @@ class Run:
             loss += cost * (m / n)          # m / n is exactly 1 for a batch of one chunk
             correct += int(np.count_nonzero(np.argmax(A[-1], axis=0) == labels))
             # The optimiser's α and this chunk's share m/n of the mean come in through Δᴸ,
-            # sparing the optimiser a pass over the parameters (see optim).
-            dW, db = network.backward(Z, A, Y, self.workspace, scale=optimizer.gradient_scale * m / n)
-            grads = self._add(grads, [g for l in range(1, network.L + 1) for g in (dW[l], db[l])], m == n)
-        optimizer.step(self.params, grads, scaled=True)
+            # sparing the optimiser a pass over the parameters (see optim). The chunks of a
+            # wide batch add up: ∂C/∂W^l = Σ_c (m_c/n) ∂C_c/∂W^l, so β = 1 after the first.
+            network.backward(Z, A, Y, self.workspace, scale=optimizer.gradient_scale * m / n,
+                             out=(dW, db), beta=beta)
+            beta = 1.0
+        optimizer.step(self.params, grads, accumulated=True)
         state["step"] += 1
         return loss, correct
-
-    def _add(self, total, grads, whole):
-        """Sum the chunks' gradients (the workspace's arrays are reused by the next chunk)."""
-        if whole:
-            return grads
-        if total is None:
-            if self.grad_sums is None:
-                self.grad_sums = [np.empty_like(g) for g in grads]
-            total = self.grad_sums
-            for t, g in zip(total, grads):
-                np.copyto(t, g)
-        else:
-            for t, g in zip(total, grads):
-                t += g
-        return total
 
     def epoch(self, stop, on_batch=None):
         """Train the rest of the current epoch; its (seconds, [loss sum, correct, seen]).

@@ -51,10 +51,13 @@ def main():
         marks.append(time.perf_counter())
         network.cost(Z, A, Y)
         marks.append(time.perf_counter())
-        dW, db = network.backward(Z, A, Y, workspace, scale=optimizer.gradient_scale)
+        # As Run.step: backward writes into the optimiser's arrays (momentum: u ← μu + αg).
+        grads, beta = optimizer.gradient_buffers(params)
+        network.backward(Z, A, Y, workspace, scale=optimizer.gradient_scale,
+                         out=([None, *grads[0::2]], [None, *grads[1::2]]), beta=beta)
         marks.append(time.perf_counter())
         if not args.no_update:
-            optimizer.step(params, [g for l in range(1, network.L + 1) for g in (dW[l], db[l])], scaled=True)
+            optimizer.step(params, grads, accumulated=True)
         marks.append(time.perf_counter())
         int(np.count_nonzero(np.argmax(A[-1], axis=0) == labels))
         marks.append(time.perf_counter())

@@ -75,6 +75,26 @@ def test_backward_scale_multiplies_every_gradient(head):
         np.testing.assert_allclose(dW_s[l], 0.37 * dW[l], rtol=1e-12)
         np.testing.assert_allclose(db_s[l], 0.37 * db[l], rtol=1e-12)
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("beta", [0.0, 1.0, 0.9])
+def test_backward_into_given_arrays_is_scale_g_plus_beta_times_their_contents(dtype, beta):
+    """backward(out=(dW, db), beta=β): dW^l ← scale·∂C/∂W^l + β·dW^l, written into those arrays."""
+    sizes = [9, 7, 5, 3]
+    net = make_net(sizes, dtype=dtype)
+    A0, Y = small_batch(sizes, dtype=dtype)
+    _, dW, db = net.gradients(A0, Y)
+    rng = np.random.default_rng(3)
+    out_W = [None] + [np.asarray(rng.normal(size=W.shape), dtype, order="F") for W in net.W[1:]]
+    out_b = [None] + [np.asarray(rng.normal(size=b.shape), dtype) for b in net.b[1:]]
+    before = [a.copy() for a in out_W[1:] + out_b[1:]]
+    Z, A = net.forward(A0)
+    got_W, got_b = net.backward(Z, A, Y, scale=0.37, out=(out_W, out_b), beta=beta)
+    assert all(g is o for g, o in zip(got_W[1:] + got_b[1:], out_W[1:] + out_b[1:]))
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for got, g, old in zip(got_W[1:] + got_b[1:], dW[1:] + db[1:], before):
+        np.testing.assert_allclose(got, 0.37 * g + beta * old, rtol=tol, atol=tol)
+
+
 # ----------------------------------------------------------------------------- independent oracles
 
 @pytest.mark.parametrize("head", HEAD_NAMES)

@@ -101,3 +101,38 @@ def test_prescaled_gradients_give_the_same_step(name):
     for (_, x), (_, y) in zip(pa, pb):
         np.testing.assert_allclose(x, y, rtol=1e-12)
     assert (a.gradient_scale == 1.0) == (name == "adam")
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "adam"])
+@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
+def test_gradients_written_into_gradient_buffers_give_the_same_steps(name, weight_decay):
+    """The training loop's form: backward fills gradient_buffers' arrays (α·g + β·array; for
+    momentum that is u ← μu + αg), then step(accumulated=True). Same parameters as step(g),
+    with α moving between steps as a schedule moves it."""
+    config = TrainConfig(optimizer=name, lr=0.05, weight_decay=weight_decay)
+    a, b = make_optimizer(config), make_optimizer(config)
+    pa, grads = params_and_grads()
+    pb = [(n, p.copy()) for n, p in pa]
+    for step, lr in enumerate((0.05, 0.05, 0.02, 0.08)):
+        a.lr = b.lr = lr
+        g_t = [g * (1 + step) for g in grads]                 # a different gradient each step
+        a.step(pa, [g.copy() for g in g_t])
+        buffers, beta = b.gradient_buffers(pb)
+        for buffer, g in zip(buffers, g_t):                   # what backward(out=, beta=) does
+            buffer[...] = b.gradient_scale * g + beta * buffer
+        b.step(pb, buffers, accumulated=True)
+        for (_, x), (_, y) in zip(pa, pb):
+            np.testing.assert_allclose(x, y, rtol=1e-12)
+    for key in a.state:
+        np.testing.assert_allclose(a.state[key], b.state[key], rtol=1e-12)
+    # Only momentum's buffers are its state (its velocities); the others are scratch.
+    assert any(buffers[0] is value for value in b.state.values()) == (name == "momentum")
+
+
+def test_momentum_beta_is_mu_times_the_ratio_of_learning_rates():
+    params, _ = params_and_grads()
+    opt = Momentum(lr=0.1, momentum=0.9)
+    assert opt.gradient_buffers(params)[1] == 0.9               # no previous α yet
+    opt.step(params, [np.zeros_like(p) for _, p in params])
+    opt.lr = 0.05
+    assert opt.gradient_buffers(params)[1] == pytest.approx(0.9 * 0.05 / 0.1)
