@@ -3,8 +3,8 @@
 With it the momentum update u ← μu + α ∂C/∂W is the weight gradient's own product
 (BLAS GEMM computes C ← αAB + βC; here α is folded into Δ and β = μ), and the
 optimiser is left one pass, W ← W − u, instead of three (see optim.Momentum). On
-the 784-800-800-10 network that measured 0.85 ms of a 14.3 ms step at 1 thread and
-1.0 ms of 8.7 ms at 2 threads (medians of 24 alternated blocks of 60 steps).
+the 784-800-800-10 network that saved 0.45 ms of a 14 ms step at 1 thread and 0.65 ms
+of 8 ms at 2 threads (medians of paired differences, scripts/ab_fused_update.py).
 
 numpy's own wheels carry OpenBLAS as "scipy-openblas" (64-bit integers, symbols
 ``scipy_cblas_sgemm64_``). This module calls GEMM in that very library, which numpy

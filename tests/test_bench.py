@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench.py"
 
 
@@ -71,3 +73,16 @@ def test_ratio_per_round_pairs_the_runs_of_each_round():
     assert bench.round_ratios(runs, "W1", 1) == [0.5, 0.75]
     assert bench.spread({"ratio_per_round": [0.5, 0.75]}) == " (0.50–0.75)"
     assert bench.spread({"ratio_per_round": [0.5]}) == ""
+
+
+@pytest.mark.parametrize("script, args, expect", [
+    ("profile_step.py", ["--hidden", "16", "--steps", "3", "--warmup", "1"], ["784-16-10", "backward", "update"]),
+    ("ab_fused_update.py", ["--hidden", "16", "--blocks", "2", "--steps", "2"], ["784-16-10", "paired: median"]),
+])
+def test_the_profiling_scripts_run_on_the_products_api(mnist_gz_dir, script, args, expect):
+    """They call Network and the optimisers the way Run.step does; an API change must not rot them."""
+    proc = subprocess.run([sys.executable, str(SCRIPT.parent / script), *args, "--data-dir", str(mnist_gz_dir)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    for text in expect:
+        assert text in proc.stdout
