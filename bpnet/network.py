@@ -274,7 +274,7 @@ class Network:
             beta = 0.0
         else:
             dW, db = out
-        ones = np.ones((N, 1), self.dtype)                                     # 𝟙, (N, 1)
+        ones = np.ones(N, self.dtype)                                          # 𝟙, (N,)
         delta = self.head.delta(Z[L], A[L], Y, out=_empty(workspace, "delta", L, Y.shape, self.dtype))
         delta *= self.dtype.type(scale / N)                                    # (n_L, N) = scale·Δᴸ / N
         for l in range(L, 0, -1):
@@ -283,7 +283,7 @@ class Network:
             blas.gemm(A[l - 1], delta.T, dW[l].T, beta)                                        # (n_l, n_{l-1})
             # ∂C/∂b^l = Δ^l 𝟙, the sum over the columns as a matrix-vector product: BLAS
             # measured 2–6x faster than np.sum along the rows of an example-major array.
-            blas.gemm(delta, ones, db[l], beta)                                                # (n_l, 1)
+            blas.gemv(delta, ones, db[l][:, 0], beta)                                          # (n_l,)
             if l > 1:
                 previous = _empty(workspace, "delta", l - 1, (self.sizes[l - 1], N), self.dtype)
                 # (W^l)ᵀ Δ^l written as (Δᵀ W)ᵀ, again so the result comes out example-major.

@@ -15,6 +15,8 @@ def path(request, monkeypatch):
     """Run a test through the bound BLAS routine and again through the numpy fallback."""
     if request.param == "blas" and not blas.available():
         pytest.skip("numpy's OpenBLAS is not found on this platform")
+    if request.param == "blas":
+        monkeypatch.setattr(blas, "MIN_BLAS_SIZE", 0)          # these small products too
     if request.param == "numpy":
         monkeypatch.setattr(blas, "_routines", {})
     return request.param
@@ -45,12 +47,28 @@ def test_beta_zero_overwrites_whatever_c_held(path):
     np.testing.assert_allclose(C, A @ B, rtol=1e-6)
 
 
-def test_a_column_output_and_a_vector_of_ones_sum_the_rows(path):
-    """The bias gradient's form: Δ (n, N), example-major, times 𝟙 (N, 1), into db (n, 1)."""
+@pytest.mark.parametrize("beta", [0.0, 1.0, 0.5])
+def test_gemv_with_a_vector_of_ones_sums_the_rows(beta):
+    """The bias gradient's form: Δ (n, N), example-major, times 𝟙 (N,), into the column of db (n, 1)."""
     delta = np.asfortranarray(np.arange(12, dtype=np.float32).reshape(3, 4))
     db = np.full((3, 1), 10.0, np.float32)
-    blas.gemm(delta, np.ones((4, 1), np.float32), db, 0.5)
-    np.testing.assert_array_equal(db[:, 0], 5.0 + delta.sum(axis=1))       # rows sum to 6, 22, 38
+    out = blas.gemv(delta, np.ones(4, np.float32), db[:, 0], beta)
+    assert np.shares_memory(out, db)
+    np.testing.assert_array_equal(db[:, 0], 10.0 * beta + np.array([6.0, 22.0, 38.0]))     # the row sums
+    with pytest.raises(ValueError, match=r"\(3, 4\) @ \(3,\) do not give \(3,\)"):
+        blas.gemv(delta, np.ones(3, np.float32), db[:, 0], beta)
+
+
+def test_only_products_of_at_least_min_blas_size_entries_make_the_foreign_call(monkeypatch):
+    """Below the threshold the call's own cost outweighs what it saves (see MIN_BLAS_SIZE)."""
+    calls = []
+    monkeypatch.setattr(blas, "_call", lambda *args: calls.append(args[3].shape) or False)
+    side = int(np.ceil(np.sqrt(blas.MIN_BLAS_SIZE)))
+    for m in (side - 1, side):
+        A, B, C = operands(np.float32, "CCC", shape=(m, 4, m))
+        expected = A @ B + 0.9 * C
+        np.testing.assert_allclose(blas.gemm(A, B, C, 0.9), expected, rtol=1e-5)
+    assert calls == ([(side, side)] if blas.available() else [])
 
 
 def test_strided_and_aliased_operands_give_the_right_answer(path):
