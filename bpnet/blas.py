@@ -3,8 +3,9 @@
 With it the momentum update u ← μu + α ∂C/∂W is the weight gradient's own product
 (BLAS GEMM computes C ← αAB + βC; here α is folded into Δ and β = μ), and the
 optimiser is left one pass, W ← W − u, instead of three (see optim.Momentum). On
-the 784-800-800-10 network that saved 0.45 ms of a 14 ms step at 1 thread and 0.65 ms
-of 8 ms at 2 threads (medians of paired differences, scripts/ab_fused_update.py).
+the 784-800-800-10 network that saved 0.45–0.72 ms of a 13–14 ms step at 1 thread and
+0.48–0.65 ms of 8–10 ms at 2 threads (medians of paired differences in two runs of
+scripts/ab_fused_update.py at each thread count).
 
 numpy's own wheels carry OpenBLAS as "scipy-openblas" (64-bit integers, symbols
 ``scipy_cblas_sgemm64_``). This module calls GEMM in that very library, which numpy
