@@ -268,10 +268,11 @@ class Network:
         the memory layout.
         """
         L, N = self.L, Y.shape[1]
+        if out is None and beta != 0:
+            raise ValueError("backward: beta needs out=(dW, db), the arrays it scales")
         if out is None:
             dW = [None] + [_empty(workspace, "dW", l, self.W[l].shape, self.dtype) for l in range(1, L + 1)]
             db = [None] + [_empty(workspace, "db", l, self.b[l].shape, self.dtype) for l in range(1, L + 1)]
-            beta = 0.0
         else:
             dW, db = out
         ones = np.ones(N, self.dtype)                                          # 𝟙, (N,)

@@ -55,7 +55,8 @@ class Optimizer:
     def gradient_buffers(self, params):
         """(arrays shaped like ``params``, β): where the next step's scaled gradients go, each
         array ← α·g + β·array. Here scratch arrays, whose contents β = 0 discards."""
-        if self._scratch is None or [a.shape for a in self._scratch] != [p.shape for _, p in params]:
+        layout = [(p.shape, p.dtype) for _, p in params]
+        if self._scratch is None or [(a.shape, a.dtype) for a in self._scratch] != layout:
             self._scratch = [np.empty_like(param) for _, param in params]
         return self._scratch, 0.0
 

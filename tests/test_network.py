@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from bpnet import blas
 from bpnet.gradcheck import check, numerical_derivative
 from bpnet.network import ACTIVATIONS, HEADS, Network, Workspace, softmax
 
@@ -77,8 +78,13 @@ def test_backward_scale_multiplies_every_gradient(head):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("beta", [0.0, 1.0, 0.9])
-def test_backward_into_given_arrays_is_scale_g_plus_beta_times_their_contents(dtype, beta):
-    """backward(out=(dW, db), beta=β): dW^l ← scale·∂C/∂W^l + β·dW^l, written into those arrays."""
+def test_backward_into_given_arrays_is_scale_g_plus_beta_times_their_contents(dtype, beta, monkeypatch):
+    """backward(out=(dW, db), beta=β): dW^l ← scale·∂C/∂W^l + β·dW^l, written into those arrays,
+    through BLAS in training's own layouts (the threshold lowered so these small layers reach it)."""
+    monkeypatch.setattr(blas, "MIN_BLAS_SIZE", 0)
+    found = blas.available()                        # its own check calls _call: done before the spy
+    calls, real_call = [], blas._call
+    monkeypatch.setattr(blas, "_call", lambda *args: calls.append(args[3].shape) or real_call(*args))
     sizes = [9, 7, 5, 3]
     net = make_net(sizes, dtype=dtype)
     A0, Y = small_batch(sizes, dtype=dtype)
@@ -93,6 +99,8 @@ def test_backward_into_given_arrays_is_scale_g_plus_beta_times_their_contents(dt
     tol = 1e-5 if dtype == np.float32 else 1e-12
     for got, g, old in zip(got_W[1:] + got_b[1:], dW[1:] + db[1:], before):
         np.testing.assert_allclose(got, 0.37 * g + beta * old, rtol=tol, atol=tol)
+    # Every weight product with β ≠ 0 went through BLAS (test_blas checks it is found).
+    assert len(calls) == (net.L if beta and found else 0)
 
 
 # ----------------------------------------------------------------------------- independent oracles
@@ -291,3 +299,11 @@ def test_numerical_derivative_restores_the_parameter():
     before = net.W[1].copy()
     numerical_derivative(net, *small_batch([4, 3]), net.W[1], (1, 2))
     np.testing.assert_array_equal(net.W[1], before)
+
+
+def test_backward_refuses_a_beta_without_arrays_to_apply_it_to():
+    net = make_net([6, 5, 4])
+    A0, Y = small_batch([6, 5, 4])
+    Z, A = net.forward(A0)
+    with pytest.raises(ValueError, match="beta needs out="):
+        net.backward(Z, A, Y, beta=0.9)

@@ -136,3 +136,11 @@ def test_momentum_beta_is_mu_times_the_ratio_of_learning_rates():
     opt.step(params, [np.zeros_like(p) for _, p in params])
     opt.lr = 0.05
     assert opt.gradient_buffers(params)[1] == pytest.approx(0.9 * 0.05 / 0.1)
+
+
+def test_scratch_buffers_follow_the_parameters_dtype():
+    opt = SGD(lr=0.1)
+    params32 = [("W1", np.zeros((2, 2), np.float32))]
+    params64 = [("W1", np.zeros((2, 2), np.float64))]
+    assert opt.gradient_buffers(params32)[0][0].dtype == np.float32
+    assert opt.gradient_buffers(params64)[0][0].dtype == np.float64

@@ -8,7 +8,7 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 
-from bpnet import checkpoint, files, train as training
+from bpnet import blas, checkpoint, files, train as training
 from bpnet.config import from_dict
 from bpnet.data import MNIST, Split, load
 from bpnet.errors import BpnetError, CheckpointError, ConfigError, DivergedError, Interrupted
@@ -273,9 +273,13 @@ def test_a_wide_batch_comes_in_chunks_that_cover_it_in_order(data):
     np.testing.assert_array_equal(np.concatenate([c[2] for c in chunks]), data.train.labels)
 
 
+@pytest.mark.parametrize("min_blas_size", [0, None], ids=["through-blas", "default-threshold"])
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
-def test_chunked_steps_equal_one_pass_over_the_batch(data, tmp_path, optimizer):
-    """Σ over chunks of (m/N)·(chunk gradient) is the full-batch gradient: the same steps."""
+def test_chunked_steps_equal_one_pass_over_the_batch(data, tmp_path, optimizer, min_blas_size, monkeypatch):
+    """Σ over chunks of (m/N)·(chunk gradient) is the full-batch gradient: the same steps, whether
+    the chunks add up (β = 1) inside BLAS or in numpy (these layers are below the threshold)."""
+    if min_blas_size is not None:
+        monkeypatch.setattr(blas, "MIN_BLAS_SIZE", min_blas_size)
     cfg = config(batch_size="full", optimizer=optimizer, dtype="float64", weight_decay=0.01)
     runs = [training.Run(cfg, data, tmp_path / name) for name in ("whole", "chunks")]
     whole, chunked = training.Batches(data.train, "full", np.float64), training.Batches(data.train, "full", np.float64, 70)
