@@ -21,8 +21,7 @@ import os
 import numpy as np
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
-_UNSET = object()
-_routines = _UNSET          # {dtype: the C function} once looked for; {} if there is none
+_routines = None            # {dtype: the C function} once looked for; {} if there is none
 
 
 def _library_paths():
@@ -67,7 +66,7 @@ def _works(routines):
 
 def _find():
     global _routines
-    if _routines is _UNSET:
+    if _routines is None:
         _routines = {}
         for path in _library_paths():
             routines = _bind(path)

@@ -122,7 +122,7 @@ def _limit(path, name, elements):
         n = 1
     elif name.startswith("opt.") and slot in slots and parameter in elements:
         n = elements[parameter]
-    elif name[:1] in "Wb" and name[1:].isdigit():
+    elif name[:1] in "Wb" and name[1:].isdigit() and int(name[1:]) > 0:
         raise CheckpointError(f"{path}: has more layers than its config describes")
     else:
         raise CheckpointError(f"{path}: holds an array named {name[:40]!r}, which is not bpnet's")
@@ -153,8 +153,9 @@ def _read_member(path, archive, info, limit):
             raise CheckpointError(f"{path}: not a bpnet checkpoint ({info.filename} claims a {shape} {dtype} "
                                   f"array of {claimed} bytes but holds {held})")
         if claimed > limit:
-            raise CheckpointError(f"{path}: {info.filename} holds {claimed} bytes, more than the network "
-                                  f"its config describes has there")
+            what = "bpnet's metadata ever needs" if info.filename == "meta.npy" else \
+                "the network its config describes has there"
+            raise CheckpointError(f"{path}: {info.filename} holds {claimed} bytes, more than {what}")
         if claimed > MIN_MEMBER_LIMIT and claimed > MAX_INFLATION * info.compress_size:
             fold = claimed // max(info.compress_size, 1)
             raise CheckpointError(f"{path}: {info.filename} inflates {fold}-fold; not an array bpnet wrote")

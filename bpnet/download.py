@@ -51,13 +51,15 @@ def download(dataset_name, data_dir, progress=None, session=None, *,
     """Make sure the four files of ``dataset_name`` are in ``data_dir``; their paths.
 
     A file already there and valid (as ``<name>.gz`` or decompressed) is kept and
-    not requested; a missing or invalid one is downloaded as ``<name>.gz``.
+    not requested; a missing or invalid one is downloaded as ``<name>.gz``, unless it is an
+    intact file of another dataset, which is never replaced.
 
     ``progress`` is a tqdm-like factory (or None for silence). ``session`` is a
     :class:`requests.Session` to reuse. Each URL gets ``attempts`` tries on
     transient failures, waiting ``backoff`` * 2**i seconds between them;
     ``timeout`` is requests' (connect, read) timeout and ``deadline`` caps the
-    seconds one download may take. Raises :class:`DownloadError`.
+    seconds one download may take. Raises :class:`DownloadError` when fetching fails, and
+    :class:`bpnet.errors.DataError` for a folder it cannot make or another dataset's file.
     """
     dataset = data.get_dataset(dataset_name)
     data_dir = Path(data_dir)

@@ -317,7 +317,58 @@ def with_deflated_extra(name, shape):
 
 
 # Files np.savez cannot write: {case: (write(path), what the error says)}.
+def with_extra_member(name, payload):
+    """A writer of a good tiny checkpoint with one more member, ``name``, holding ``payload``."""
+    def write(path):
+        save_tiny(path)
+        with zipfile.ZipFile(path, "a") as dst:
+            dst.writestr(name, payload)
+    return write
+
+
+def with_patched_member(name, payload, flags=0, method=None):
+    """A writer of a good tiny checkpoint whose member ``name`` holds ``payload`` stored as is,
+    with its zip headers then patched: general-purpose ``flags`` set, compression ``method``."""
+    def write(path):
+        with_member(name, payload)(path)
+        data = bytearray(path.read_bytes())
+        with zipfile.ZipFile(path) as archive:
+            local = archive.getinfo(name).header_offset
+        central = data.find(b"PK\x01\x02")                            # the central directory's entries
+        while data[central + 46:central + 46 + len(name)] != name.encode():
+            central = data.find(b"PK\x01\x02", central + 1)
+        for flag_at, method_at in ((local + 6, local + 8), (central + 8, central + 10)):
+            data[flag_at] |= flags
+            if method is not None:
+                data[method_at:method_at + 2] = method.to_bytes(2, "little")
+        path.write_bytes(data)
+    return write
+
+
+def with_deflated_member(name, shape):
+    """A writer of a good tiny checkpoint whose member ``name`` is deflated zeros of ``shape``."""
+    def write(path):
+        good = path.with_name("good.npz")
+        save_tiny(good)
+        with zipfile.ZipFile(good) as src, zipfile.ZipFile(path, "w") as dst:
+            for info in src.infolist():
+                if info.filename != name:
+                    dst.writestr(info.filename, src.read(info))
+            dst.writestr(name, npy_header(shape, "<f8") + bytes(math.prod(shape) * 8), zipfile.ZIP_DEFLATED)
+    return write
+
+
 CRAFTED = {
+    "an encrypted member": (with_patched_member("b1.npy", npy_header((3, 1)) + bytes(12), flags=1),
+                            "not a readable .npz checkpoint"),
+    "an unknown compression method": (with_patched_member("b1.npy", npy_header((3, 1)) + bytes(12), method=99),
+                                      "not a readable .npz checkpoint"),
+    "a deflated member that does not inflate": (with_patched_member("b1.npy", b"\xff" * 100, method=8),
+                                                "not a readable .npz checkpoint (Error -3"),
+    "metadata of 24 MiB": (with_deflated_member("meta.npy", (3 << 20,)),
+                           "meta.npy holds 25165824 bytes, more than bpnet's metadata ever needs"),
+    "a layer 0": (with_extra_member("W0.npy", npy_header((3, 1)) + bytes(12)),
+                  "holds an array named 'W0', which is not bpnet's"),
     "just PK": (lambda path: path.write_bytes(b"PK"), "not a .npz checkpoint (not a zip archive)"),
     "a zip's first bytes": (lambda path: path.write_bytes(b"PK\x03\x04" + bytes(100)),
                             "not a .npz checkpoint (not a zip archive)"),

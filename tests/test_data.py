@@ -497,3 +497,10 @@ def test_real_mnist_from_the_read_only_folder(real, offline):
     full, _ = data.load_files(folder, MNIST)
     np.testing.assert_array_equal(mnist.val.images, full.images[val_idx])
     np.testing.assert_array_equal(mnist.train.labels, full.labels[train_idx])
+
+
+def test_load_looks_for_a_dataset_in_its_own_default_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("BPNET_DATA_DIR", raising=False)
+    with pytest.raises(DataError, match=r"^data/fashion-mnist/train-images-idx3-ubyte\.gz: not found"):
+        data.load("fashion-mnist", download=False)
