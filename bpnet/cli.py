@@ -58,8 +58,6 @@ class Group(click.Group):
         try:
             return super().invoke(ctx)
         except click.UsageError as exc:          # a command's options or arguments, an unknown command
-            if isinstance(exc, _SHOWS_HELP):
-                raise
             fail([_usage_line(exc)], exc.exit_code)
         except Interrupted as exc:
             fail([f"Interrupted: {exc}"], exc.exit_code)
@@ -191,7 +189,8 @@ def train(config_path, overrides, out, data_dir, resume, quiet):
     """Train a network by backpropagation and save checkpoints.
 
     Writes RUN/config.yaml, RUN/metrics.jsonl, RUN/last.npz and RUN/best.npz
-    (best validation accuracy); a `latest` link beside RUN points to it. Ctrl-C
+    (best validation accuracy); once RUN/last.npz exists, a `latest` link beside RUN
+    points to it (a resumed RUN too). Ctrl-C
     (SIGTERM) saves RUN/last.npz and exits 130 (143); --resume RUN continues
     from it.
 
@@ -291,9 +290,9 @@ def _distribution(network, A0):
     if network.output == "softmax":
         return network.predict_proba(A0)
     Z, _ = network.forward(A0)
-    log_sigma = -np.logaddexp(0, -Z[-1])                                 # (n_L, N)
-    P = np.exp(log_sigma - log_sigma.max(axis=0))
-    return P / P.sum(axis=0)
+    from .network import softmax
+
+    return softmax(-np.logaddexp(0, -Z[-1]))                             # (n_L, N)
 
 
 @cli.command()

@@ -28,11 +28,11 @@ def plot_run(run_dir, out=None):
     records = read_metrics(run_dir)
     if not records:
         raise InputError(f"{run_dir}: no epoch has been reported yet")
-    figure = _figure(run_dir.resolve().name, records)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)          # like train --out
         with warnings.catch_warnings():     # a huge (yet finite) cost makes matplotlib warn; it still draws
             warnings.simplefilter("ignore", RuntimeWarning)
+            figure = _figure(run_dir.resolve().name, records)
             atomic_write(out, lambda f: figure.savefig(f, format=kind))
     except OSError as exc:
         raise BpnetError(f"{out}: cannot write ({exc.strerror or exc})") from None

@@ -2,6 +2,7 @@
 
 import json
 import sys
+import warnings
 
 import pytest
 from click.testing import CliRunner
@@ -116,3 +117,20 @@ def test_one_epoch_gets_one_whole_tick_and_out_folders_are_made(tmp_path):
     assert plot_run(run, tmp_path / "new" / "folder" / "c.png").is_file()
     with pytest.raises(InputError, match="must end in .png, .svg or .pdf"):
         plot_run(run, "")
+
+
+def test_the_cost_axis_is_logarithmic_unless_a_cost_is_zero(tmp_path):
+    records = training.read_metrics(run_with_metrics(tmp_path / "run"))
+    assert _figure("run", records).axes[0].get_yscale() == "log"
+    records[0] = training.EpochRecord(**{**records[0].__dict__, "train_loss": 0.0})
+    assert _figure("run", records).axes[0].get_yscale() == "linear"
+
+
+def test_a_huge_finite_cost_plots_without_a_warning(tmp_path):
+    run = run_with_metrics(tmp_path / "run")
+    records = training.read_metrics(run)
+    records[0] = training.EpochRecord(**{**records[0].__dict__, "train_loss": 1e308})
+    training.write_metrics(run, records)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")          # any warning fails the test
+        assert plot_run(run).is_file()
