@@ -20,10 +20,9 @@ import numpy as np
 
 from . import __version__
 from .config import from_dict
-from .data import N_CLASSES, N_PIXELS
 from .errors import BpnetError, CheckpointError, ConfigError
 from .files import atomic_write
-from .network import Network
+from .network import Network, mnist_sizes, parameter_sizes
 from .optim import OPTIMIZERS, SCALARS
 
 FORMAT = 1
@@ -58,6 +57,7 @@ def save(path, network, config, meta=None, optimizer_state=None):
 # zeros states its size honestly and so passes the header check.
 MIN_MEMBER_LIMIT = 1 << 20
 MAX_INFLATION = 64
+SLOTS = {slot for optimizer in OPTIMIZERS.values() for slot in optimizer.slots}    # "u", "m", "v"
 
 
 def _read(path):
@@ -74,7 +74,7 @@ def _read(path):
                     raise CheckpointError(f"{path}: has no metadata; not a bpnet checkpoint")
                 meta = _read_meta(path, _read_member(path, archive, members.pop("meta"), 16 * MIN_MEMBER_LIMIT))
                 config = _read_config(path, meta)
-                elements = _parameter_sizes([N_PIXELS, *config.model.hidden, N_CLASSES])
+                elements = parameter_sizes(mnist_sizes(config.model.hidden))
                 limits = {name: _limit(path, name, elements) for name in members}     # names first
                 arrays = {name: _read_member(path, archive, info, limits[name])
                           for name, info in members.items()}
@@ -101,26 +101,17 @@ def _unfinished_hint(path):
     return ""
 
 
-def _parameter_sizes(sizes):
-    """The number of entries of W1..WL and b1..bL for layer sizes [n_0, ..., n_L]."""
-    elements = {}
-    for l in range(1, len(sizes)):
-        elements.update({f"W{l}": sizes[l] * sizes[l - 1], f"b{l}": sizes[l]})
-    return elements
-
-
 def _limit(path, name, elements):
     """The most bytes the member ``name`` may hold: W1..WL, b1..bL (``elements`` gives their
     entries) and their optimiser state (``opt.<slot>_<parameter>``, ``opt.t``, ``opt.lr``)
     are all there is."""
-    slots = {slot for optimizer in OPTIMIZERS.values() for slot in optimizer.slots}
     key = name.removeprefix("opt.")
     slot, _, parameter = key.partition("_")
     if name in elements:
         n = elements[name]
     elif name.startswith("opt.") and key in SCALARS:
         n = 1
-    elif name.startswith("opt.") and slot in slots and parameter in elements:
+    elif name.startswith("opt.") and slot in SLOTS and parameter in elements:
         n = elements[parameter]
     elif name[:1] in "Wb" and name[1:].isdigit() and int(name[1:]) > 0:
         raise CheckpointError(f"{path}: has more layers than its config describes")
@@ -212,7 +203,7 @@ def _check_parameters(path, arrays, sizes):
 def load(path):
     """Read and validate a checkpoint; a :class:`Checkpoint`, or a :class:`CheckpointError`."""
     meta, config, arrays = _read(path)
-    sizes = [N_PIXELS, *config.model.hidden, N_CLASSES]
+    sizes = mnist_sizes(config.model.hidden)
     _check_parameters(path, arrays, sizes)
     L = len(sizes) - 1
     network = Network.for_mnist(config.model, dtype=arrays["W1"].dtype)

@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from . import network, optim
-from .data import DATASETS, N_CLASSES, N_PIXELS
+from .data import DATASETS
 from .errors import ConfigError
 
 # The choices come from the modules that implement them (an optimiser also needs its line
@@ -122,8 +122,7 @@ def _validate(config):
            "data.validation", "must be an integer in [0, 60000)", d.validation)
     _check(isinstance(m.hidden, list) and all(_is_int(n) and 0 < n <= MAX_WIDTH for n in m.hidden),
            "model.hidden", f"must be a list of integers in [1, {MAX_WIDTH:,}]", m.hidden)
-    sizes = [N_PIXELS, *m.hidden, N_CLASSES]
-    n_parameters = sum((n_in + 1) * n_out for n_in, n_out in zip(sizes, sizes[1:]))
+    n_parameters = sum(network.parameter_sizes(network.mnist_sizes(m.hidden)).values())
     _check(n_parameters <= MAX_PARAMETERS, "model.hidden",
            f"makes {n_parameters:,} parameters; at most {MAX_PARAMETERS:,} are allowed", m.hidden)
     _choice("model.activation", m.activation, ACTIVATIONS)

@@ -169,6 +169,19 @@ def _empty(workspace, name, l, shape, dtype, order="F"):
 
 # ----------------------------------------------------------------------------- network
 
+def mnist_sizes(hidden):
+    """[784, *hidden, 10]: the layer sizes of an MNIST network with these hidden widths."""
+    return [N_PIXELS, *hidden, N_CLASSES]
+
+
+def parameter_sizes(sizes):
+    """The number of entries of W1..WL and b1..bL for layer sizes [n_0, ..., n_L]."""
+    elements = {}
+    for l in range(1, len(sizes)):
+        elements.update({f"W{l}": sizes[l] * sizes[l - 1], f"b{l}": sizes[l]})
+    return elements
+
+
 class Network:
     """A fully connected network with layer sizes ``sizes`` = [n_0, n_1, ..., n_L].
 
@@ -191,7 +204,7 @@ class Network:
     @classmethod
     def for_mnist(cls, model, dtype=np.float32):
         """The network a :class:`bpnet.config.ModelConfig` describes: sizes [784, *hidden, 10]."""
-        return cls([N_PIXELS, *model.hidden, N_CLASSES], model.activation, model.output, model.loss, dtype)
+        return cls(mnist_sizes(model.hidden), model.activation, model.output, model.loss, dtype)
 
     @property
     def L(self):

@@ -8,7 +8,7 @@ from hypothesis.extra.numpy import arrays
 
 from bpnet import blas
 from bpnet.gradcheck import check, numerical_derivative
-from bpnet.network import ACTIVATIONS, HEADS, Network, Workspace, softmax
+from bpnet.network import ACTIVATIONS, HEADS, Network, Workspace, mnist_sizes, parameter_sizes, softmax
 
 HEAD_NAMES = sorted(HEADS)
 
@@ -307,3 +307,10 @@ def test_backward_refuses_a_beta_without_arrays_to_apply_it_to():
     Z, A = net.forward(A0)
     with pytest.raises(ValueError, match="beta needs out="):
         net.backward(Z, A, Y, beta=0.9)
+
+
+def test_parameter_sizes_count_every_entry_of_a_network():
+    sizes = [784, 30, 10]
+    assert mnist_sizes([30]) == sizes
+    assert parameter_sizes(sizes) == {"W1": 784 * 30, "b1": 30, "W2": 30 * 10, "b2": 10}
+    assert sum(parameter_sizes(sizes).values()) == Network(sizes).n_parameters()
