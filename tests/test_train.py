@@ -446,3 +446,20 @@ def test_interrupt_at_an_epoch_end_that_is_not_reported_reports_nothing(data, tm
         straight = [json.loads(x) for x in (tmp_path / "straight" / name).read_text().splitlines()]
         assert [r["epoch"] for r in cut] == [r["epoch"] for r in straight] == [2, 4]
         assert [r["val_accuracy"] for r in cut] == [r["val_accuracy"] for r in straight]
+
+
+def test_resume_refuses_a_position_past_the_end_of_an_epoch(data, tmp_path):
+    run = tampered_run(data, tmp_path / "run", lambda ckpt: ckpt.meta.update(batch=999))
+    ckpt, cfg = training.load_for_resume(run, ["train.epochs=2"])
+    with pytest.raises(CheckpointError, match="saved at batch 999 of an epoch of 12"):
+        training.train(cfg, data, run, resume=ckpt)
+
+
+def test_a_resumed_run_becomes_latest(data, tmp_path):
+    runs = tmp_path / "runs"
+    for name in ("a", "b"):
+        training.train(config(epochs=1), data, runs / name)
+    assert (runs / "latest").resolve() == (runs / "b").resolve()
+    ckpt, cfg = training.load_for_resume(runs / "a", ["train.epochs=2"])
+    training.train(cfg, data, runs / "a", resume=ckpt)
+    assert (runs / "latest").resolve() == (runs / "a").resolve()
