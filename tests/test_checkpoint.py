@@ -271,14 +271,17 @@ def npy_header(shape, descr="<f4"):
     return out.getvalue()
 
 
-def with_member(name, payload):
+def with_member(name, payload, compression=zipfile.ZIP_STORED):
     """A writer of a good tiny checkpoint whose zip member ``name`` holds the bytes ``payload``."""
     def write(path):
         good = path.with_name("good.npz")
         save_tiny(good)
         with zipfile.ZipFile(good) as src, zipfile.ZipFile(path, "w") as dst:
             for info in src.infolist():
-                dst.writestr(info.filename, payload if info.filename == name else src.read(info))
+                if info.filename == name:
+                    dst.writestr(name, payload, compression)
+                else:
+                    dst.writestr(info.filename, src.read(info))
     return write
 
 
@@ -348,13 +351,7 @@ def with_patched_member(name, payload, flags=0, method=None):
 def with_deflated_member(name, shape):
     """A writer of a good tiny checkpoint whose member ``name`` is deflated zeros of ``shape``."""
     def write(path):
-        good = path.with_name("good.npz")
-        save_tiny(good)
-        with zipfile.ZipFile(good) as src, zipfile.ZipFile(path, "w") as dst:
-            for info in src.infolist():
-                if info.filename != name:
-                    dst.writestr(info.filename, src.read(info))
-            dst.writestr(name, npy_header(shape, "<f8") + bytes(math.prod(shape) * 8), zipfile.ZIP_DEFLATED)
+        with_member(name, npy_header(shape, "<f8") + bytes(math.prod(shape) * 8), zipfile.ZIP_DEFLATED)(path)
     return write
 
 
