@@ -87,7 +87,7 @@ def _read(path):
         raise CheckpointError(f"{path}: not a bpnet checkpoint ({exc})") from None
     except MemoryError:      # a zip that lies about a member's size gets past _read_member's check
         raise CheckpointError(f"{path}: an array is too large to load; not a bpnet checkpoint") from None
-    # RuntimeError: zipfile's encrypted members and unsupported compression methods
+    # RuntimeError: what zipfile raises for a member it cannot read, should one get past _read_member
     except (OSError, zipfile.BadZipFile, EOFError, zlib.error, RuntimeError) as exc:
         raise CheckpointError(f"{path}: not a readable .npz checkpoint ({exc})") from None
 
@@ -128,6 +128,12 @@ def _read_member(path, archive, info, limit):
     more than ``limit`` bytes, is refused here, where np.load would first allocate them.
     """
     fmt = np.lib.format
+    # Checked here so the message names the member, where zipfile's own error prints its repr.
+    if info.flag_bits & 0x1:
+        raise CheckpointError(f"{path}: not a bpnet checkpoint ({info.filename} is encrypted)")
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):       # what np.savez writes
+        raise CheckpointError(f"{path}: not a bpnet checkpoint ({info.filename} uses zip compression "
+                              f"method {info.compress_type}, which numpy never writes)")
     with archive.open(info) as member:
         if member.read(len(fmt.MAGIC_PREFIX)) != fmt.MAGIC_PREFIX:
             raise CheckpointError(f"{path}: not a bpnet checkpoint ({info.filename} is not a numpy array)")

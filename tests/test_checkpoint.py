@@ -357,9 +357,9 @@ def with_deflated_member(name, shape):
 
 CRAFTED = {
     "an encrypted member": (with_patched_member("b1.npy", npy_header((3, 1)) + bytes(12), flags=1),
-                            "not a readable .npz checkpoint"),
+                            "not a bpnet checkpoint (b1.npy is encrypted)"),
     "an unknown compression method": (with_patched_member("b1.npy", npy_header((3, 1)) + bytes(12), method=99),
-                                      "not a readable .npz checkpoint"),
+                                      "b1.npy uses zip compression method 99, which numpy never writes"),
     "a deflated member that does not inflate": (with_patched_member("b1.npy", b"\xff" * 100, method=8),
                                                 "not a readable .npz checkpoint (Error -3"),
     "metadata of 24 MiB": (with_deflated_member("meta.npy", (3 << 20,)),
