@@ -475,7 +475,8 @@ def markdown(report):
         rss = " / ".join("–" if s is None else fmt(s["rss_mb"], ".0f") for s in impls)
         per_epoch = [None if s is None else s["seconds_per_epoch"] for s in impls]
         lines.append(f"| {row['workload']} {row['description']} | {row['threads']} | {seconds(per_epoch[0])} "
-                     f"| {seconds(per_epoch[1])} | {fmt(row['ratio_bpnet_torch'], '.2f')}{spread(row)} | {seconds(per_epoch[2])} "
+                     f"| {seconds(per_epoch[1])} | {fmt(row['ratio_bpnet_torch'], '.2f')}{spread(row)} "
+                     f"| {seconds(per_epoch[2])} "
                      f"| {fmt(row.get('bpnet_gflops'), '.1f')} | {fmt(row.get('peak_gflops'), '.1f')} "
                      f"| {fmt(row.get('fraction_of_peak'), '.0%')} | {acc} | {rss} |")
     if report["w4"]:
@@ -506,7 +507,8 @@ def parse_args(argv=None):
     p.add_argument("--threads", default=None, help="comma-separated thread counts (default 1,2; --tiny: 1)")
     p.add_argument("--repeats", type=int, default=None, help="rounds of alternating runs (default 3; --tiny: 1)")
     p.add_argument("--epochs", type=int, default=None, help="epochs of every W1-W3 run (default per workload)")
-    p.add_argument("--data-dir", default=None, help="MNIST .gz folder (default $BPNET_DATA_DIR or ../shared/data/mnist)")
+    p.add_argument("--data-dir", default=None,
+                   help="MNIST .gz folder (default $BPNET_DATA_DIR or ../shared/data/mnist)")
     p.add_argument("--tiny", action="store_true", help="smoke mode: 2,000 examples, small W2, few epochs")
     p.add_argument("--out", default=None, help="JSON results (default benchmarks/<tiny|bench>-<time>.json)")
     p.add_argument("--no-torch", action="store_true", help="skip PyTorch")

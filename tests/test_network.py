@@ -166,7 +166,8 @@ def test_seed_003_worked_example_3_4_2_sigmoid_network():
 
 
 def test_seed_001_output_error_is_A_minus_Y():
-    """Seed 001: for softmax + cross-entropy, δᴸ = ∂C/∂zᴸ = aᴸ − y (checked against d C/d Zᴸ numerically)."""
+    """Seed 001: for softmax + cross-entropy, δᴸ = ∂C/∂zᴸ = aᴸ − y (checked against dC/dZᴸ
+    numerically)."""
     head = HEADS[("softmax", "cross_entropy")]
     rng = np.random.default_rng(0)
     Z = rng.normal(size=(10, 4))

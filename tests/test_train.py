@@ -282,7 +282,8 @@ def test_chunked_steps_equal_one_pass_over_the_batch(data, tmp_path, optimizer, 
         monkeypatch.setattr(blas, "MIN_BLAS_SIZE", min_blas_size)
     cfg = config(batch_size="full", optimizer=optimizer, dtype="float64", weight_decay=0.01)
     runs = [training.Run(cfg, data, tmp_path / name) for name in ("whole", "chunks")]
-    whole, chunked = training.Batches(data.train, "full", np.float64), training.Batches(data.train, "full", np.float64, 70)
+    whole = training.Batches(data.train, "full", np.float64)
+    chunked = training.Batches(data.train, "full", np.float64, 70)
     for _ in range(3):
         a = runs[0].step(whole.get(None, 0), len(data.train))
         b = runs[1].step(chunked.get(None, 0), len(data.train))
