@@ -271,7 +271,8 @@ def threadpools():
         from threadpoolctl import threadpool_info
     except ImportError:
         return None
-    keys = ("internal_api", "num_threads", "version", "filepath")
+    # architecture: the kernels OpenBLAS runs (OPENBLAS_CORETYPE chooses them, where it is set)
+    keys = ("internal_api", "num_threads", "version", "architecture", "filepath")
     return [{k: pool.get(k) for k in keys} for pool in threadpool_info()]
 
 
@@ -444,7 +445,8 @@ def machine_info():
         blas = None
     return {"cpu": cpu_model(), "cores": os.cpu_count(), "usable_cores": len(os.sched_getaffinity(0)),
             "platform": platform.platform(), "python": platform.python_version(), "versions": versions,
-            "numpy_blas": blas, "loadavg_at_start": os.getloadavg()}
+            "numpy_blas": blas, "loadavg_at_start": os.getloadavg(),
+            "openblas_environment": {k: v for k, v in os.environ.items() if k.startswith("OPENBLAS_")}}
 
 
 # ----------------------------------------------------------------------------- the report
