@@ -57,6 +57,8 @@ def save(path, network, config, meta=None, optimizer_state=None):
 # zeros states its size honestly and so passes the header check.
 MIN_MEMBER_LIMIT = 1 << 20
 MAX_INFLATION = 64
+# np.savez stores, np.savez_compressed deflates; a checkpoint re-zipped with bzip2 or LZMA loads too.
+READABLE_COMPRESSION = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
 SLOTS = {slot for optimizer in OPTIMIZERS.values() for slot in optimizer.slots}    # "u", "m", "v"
 
 
@@ -131,9 +133,9 @@ def _read_member(path, archive, info, limit):
     # Checked here so the message names the member, where zipfile's own error prints its repr.
     if info.flag_bits & 0x1:
         raise CheckpointError(f"{path}: not a bpnet checkpoint ({info.filename} is encrypted)")
-    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):       # what np.savez writes
+    if info.compress_type not in READABLE_COMPRESSION:
         raise CheckpointError(f"{path}: not a bpnet checkpoint ({info.filename} uses zip compression "
-                              f"method {info.compress_type}, which numpy never writes)")
+                              f"method {info.compress_type}, which zipfile cannot read)")
     with archive.open(info) as member:
         if member.read(len(fmt.MAGIC_PREFIX)) != fmt.MAGIC_PREFIX:
             raise CheckpointError(f"{path}: not a bpnet checkpoint ({info.filename} is not a numpy array)")

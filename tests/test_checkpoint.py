@@ -359,7 +359,7 @@ CRAFTED = {
     "an encrypted member": (with_patched_member("b1.npy", npy_header((3, 1)) + bytes(12), flags=1),
                             "not a bpnet checkpoint (b1.npy is encrypted)"),
     "an unknown compression method": (with_patched_member("b1.npy", npy_header((3, 1)) + bytes(12), method=99),
-                                      "b1.npy uses zip compression method 99, which numpy never writes"),
+                                      "b1.npy uses zip compression method 99, which zipfile cannot read"),
     "a deflated member that does not inflate": (with_patched_member("b1.npy", b"\xff" * 100, method=8),
                                                 "not a readable .npz checkpoint (Error -3"),
     "metadata of 24 MiB": (with_deflated_member("meta.npy", (3 << 20,)),
@@ -387,6 +387,18 @@ CRAFTED = {
     "optimiser state of a parameter that does not exist": (
         with_deflated_extra("opt.u_W7.npy", (1 << 8, 1 << 10)), "holds an array named 'opt.u_W7'"),
 }
+
+
+@pytest.mark.parametrize("compression", [zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA])
+def test_a_checkpoint_zipped_again_with_another_compression_loads(tmp_path, compression):
+    save_tiny(tmp_path / "good.npz")
+    with zipfile.ZipFile(tmp_path / "good.npz") as src, \
+            zipfile.ZipFile(tmp_path / "again.npz", "w", compression) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info))
+    good, again = checkpoint.load(tmp_path / "good.npz"), checkpoint.load(tmp_path / "again.npz")
+    for (name, expected), (_, loaded) in zip(good.network.parameters(), again.network.parameters()):
+        np.testing.assert_array_equal(loaded, expected, err_msg=name)
 
 
 @pytest.mark.parametrize("case", sorted(CRAFTED))
