@@ -6,6 +6,7 @@ Only the structure and sanity of the numbers are checked, never how fast anythin
 import importlib.util
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +26,7 @@ def test_tiny_benchmark_writes_a_report(mnist_gz_dir, tmp_path):
         [sys.executable, str(SCRIPT), "--tiny", "--no-torch", "--no-sklearn", "--workloads", "W1,W3",
          "--data-dir", str(mnist_gz_dir), "--out", str(out)],
         capture_output=True, text=True, timeout=300,
+        env={**os.environ, "OPENBLAS_VERBOSE": "0"},       # recorded: OPENBLAS_* choose BLAS kernels
     )
     assert proc.returncode == 0, proc.stderr
     assert "| W1 " in proc.stdout and "| W3 " in proc.stdout          # the Markdown table
@@ -32,6 +34,7 @@ def test_tiny_benchmark_writes_a_report(mnist_gz_dir, tmp_path):
     report = json.loads(out.read_text())
     assert report["settings"]["threads"] == [1] and report["settings"]["tiny"] is True
     assert report["machine"]["cores"] >= 1 and report["machine"]["versions"]["numpy"]
+    assert report["machine"]["openblas_environment"]["OPENBLAS_VERBOSE"] == "0"
     assert positive(report["gemm"]["1"]["peak_gflops"])
 
     runs = report["runs"]
