@@ -81,6 +81,8 @@ def test_ratio_per_round_pairs_the_runs_of_each_round():
 @pytest.mark.parametrize("script, args, expect", [
     ("profile_step.py", ["--hidden", "16", "--steps", "3", "--warmup", "1", "--products"],
      ["784-16-10", "backward", "update", "of which matrix products"]),
+    ("profile_step.py", ["--hidden", "16", "--steps", "3", "--warmup", "1", "--bare"],
+     ["of which matrix products", "products alone, back to back", "GEMM peak"]),
     ("ab_fused_update.py", ["--hidden", "16", "--blocks", "2", "--steps", "2"], ["784-16-10", "paired: median"]),
 ])
 def test_the_profiling_scripts_run_on_the_products_api(mnist_gz_dir, script, args, expect):
