@@ -88,7 +88,8 @@ def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value):
+def is_number(value):
+    """An int or a float, not a bool (which Python counts as an int)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -135,14 +136,14 @@ def _validate(config):
     _check(_is_int(t.epochs) and t.epochs >= 1, "train.epochs", "must be an integer >= 1", t.epochs)
     _check(t.batch_size == "full" or (_is_int(t.batch_size) and t.batch_size >= 1),
            "train.batch_size", "must be an integer >= 1 or 'full'", t.batch_size)
-    _check(_is_number(t.lr) and t.lr > 0, "train.lr", "must be > 0", t.lr)
+    _check(is_number(t.lr) and t.lr > 0, "train.lr", "must be > 0", t.lr)
     _check(t.lr < float("inf"), "train.lr", "must be finite", t.lr)
     _choice("train.optimizer", t.optimizer, OPTIMIZERS)
     _choice("train.schedule", t.schedule, SCHEDULES)
     for name in ("momentum", "beta1", "beta2"):
         value = getattr(t, name)
-        _check(_is_number(value) and 0 <= value < 1, f"train.{name}", "must be in [0, 1)", value)
-    _check(_is_number(t.weight_decay) and t.weight_decay >= 0,
+        _check(is_number(value) and 0 <= value < 1, f"train.{name}", "must be in [0, 1)", value)
+    _check(is_number(t.weight_decay) and t.weight_decay >= 0,
            "train.weight_decay", "must be >= 0", t.weight_decay)
     _check(t.weight_decay < float("inf"), "train.weight_decay", "must be finite", t.weight_decay)
     _check(_is_int(t.seed) and t.seed >= 0, "train.seed", "must be an integer >= 0", t.seed)

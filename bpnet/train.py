@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpoint
+from .config import is_number
 from .data import N_CLASSES, N_PIXELS, load as load_data, one_hot, resolve_data_dir, scale_rows
 from .errors import BpnetError, CheckpointError, ConfigError, DivergedError, Interrupted
 from .evaluate import evaluate
@@ -588,7 +589,7 @@ def _valid_scalar(key, value):
 
 def _is_finite(value):
     """A JSON number that is not NaN or infinite (they would end up in metrics.jsonl)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return is_number(value) and math.isfinite(value)
 
 
 def _is_count(value):
