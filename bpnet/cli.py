@@ -181,7 +181,7 @@ class TrainReporter:
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Run folder (default: runs/<config name>-<timestamp>).")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
-              help="Data folder (overrides $BPNET_DATA_DIR and the config's data.dir).")
+              help="Data folder (overrides $BPNET_DATA_DIR, the folder a resumed run read, and the config's data.dir).")
 @click.option("--resume", type=click.Path(file_okay=False), default=None,
               help="Continue the run in this folder from its last.npz.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars (they are off anyway when not on a terminal).")
@@ -217,7 +217,8 @@ def train(config_path, overrides, out, data_dir, resume, quiet):
         training.check_new_run_dir(run_dir)
 
     show = _show_progress(quiet)
-    data = training.load_data_for(config, data_dir, progress=_tqdm_factory(show))
+    recorded = training.recorded_data_dir(Path(resume) / "last.npz", ckpt.meta) if ckpt else None
+    data = training.load_data_for(config, data_dir, progress=_tqdm_factory(show), recorded=recorded)
     network = ckpt.network if ckpt else Network.for_mnist(config.model, config.train.dtype)
     verb = "Resuming" if ckpt else "Training"
     click.echo(f"{verb} {network.describe()} ({network.n_parameters():,} parameters) on {data.name}: "
@@ -253,7 +254,7 @@ def _format_report(report, split):
 @click.option("--split", type=click.Choice(["test", "val", "train"]), default="test",
               help="Which split to measure (val is the one held out during training).")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
-              help="Data folder (overrides $BPNET_DATA_DIR and the checkpoint's data.dir).")
+              help="Data folder (overrides $BPNET_DATA_DIR and the folder the checkpoint's run read).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
 def evaluate(checkpoint_path, split, data_dir, as_json):
     """Measure a checkpoint: loss, accuracy, confusion matrix, per-class precision and recall.
@@ -264,10 +265,11 @@ def evaluate(checkpoint_path, split, data_dir, as_json):
     """
     from . import checkpoint
     from .evaluate import report
-    from .train import load_data_for
+    from .train import load_data_for, recorded_data_dir
 
     ckpt = checkpoint.load(checkpoint_path)
-    data = load_data_for(ckpt.config, data_dir, progress=_tqdm_factory(_show_progress(as_json)))
+    data = load_data_for(ckpt.config, data_dir, progress=_tqdm_factory(_show_progress(as_json)),
+                         recorded=recorded_data_dir(checkpoint_path, ckpt.meta))
     if not len(getattr(data, split)):
         raise DataError(f"{checkpoint_path}: the {split} split is empty (trained with data.validation 0)")
     result = report(ckpt.network, getattr(data, split))

@@ -216,10 +216,23 @@ class StopFlag:
 
 # ----------------------------------------------------------------------------- the loop
 
-def load_data_for(config, data_dir=None, progress=None):
-    """The dataset, validation split and data folder (``data_dir`` first) that ``config`` names."""
-    return load_data(config.data.dataset, resolve_data_dir(data_dir, config.data.dir, config.data.dataset),
-                     config.data.validation, config.train.seed, progress=progress)
+def load_data_for(config, data_dir=None, progress=None, recorded=None):
+    """The dataset, validation split and data folder (``data_dir`` first) that ``config`` names.
+
+    ``recorded`` is the folder a checkpoint's run read its data from (see :func:`recorded_data_dir`);
+    it stands in for the config's ``data.dir``, which it is, resolved, unless the run was given
+    ``--data-dir`` or ``$BPNET_DATA_DIR``.
+    """
+    folder = resolve_data_dir(data_dir, recorded or config.data.dir, config.data.dataset)
+    return load_data(config.data.dataset, folder, config.data.validation, config.train.seed, progress=progress)
+
+
+def recorded_data_dir(path, meta):
+    """The data folder the run that saved checkpoint ``path`` read (absolute), or None if it has none."""
+    folder = meta.get("data_dir")
+    if folder is not None and not (isinstance(folder, str) and folder):
+        raise CheckpointError(f"{path}: its data folder is damaged")
+    return folder
 
 
 CHUNK = 1024    # the widest column matrix one forward/backward pass takes (measured best of 512-4096)
@@ -334,6 +347,7 @@ class Run:
                           "epoch_rng": None, "best_val_accuracy": -1.0, "best_epoch": 0}
             self.history = []
         else:
+            _check_state(self.last_path, resume.meta)       # train(resume=) from Python skips load_for_resume
             self.network = resume.network
             self.optimizer.load_state(resume.optimizer_state)
             self.state = {k: resume.meta[k] for k in STATE_KEYS if k != "rng"}
@@ -435,6 +449,10 @@ class Run:
 
     def save(self, path, record=None):
         meta = dict(self.state, rng=self.rng.bit_generator.state)
+        # So that eval and --resume read the same data without being told --data-dir again.
+        folder = getattr(self.data, "folder", None)         # an MNIST of the caller's may have none
+        if folder is not None:
+            meta["data_dir"] = str(folder)
         if record is not None:
             meta["metrics"] = asdict(record)
         first = path == self.last_path and not path.exists()
@@ -532,9 +550,6 @@ def load_for_resume(run_dir, overrides=()):
     if not last.is_file():
         raise ConfigError(f"{run_dir}: no last.npz to resume from")
     ckpt = checkpoint.load(last)
-    missing = [key for key in STATE_KEYS if key not in ckpt.meta]
-    if missing:
-        raise CheckpointError(f"{last}: not a resumable training checkpoint (no {', '.join(missing)})")
     _check_state(last, ckpt.meta)
     for item in overrides:
         key = item.partition("=")[0].strip()
@@ -598,6 +613,9 @@ def _is_count(value):
 
 def _check_state(path, meta):
     """The training state in a checkpoint's metadata has the types and ranges train() relies on."""
+    missing = [key for key in STATE_KEYS if key not in meta]
+    if missing:
+        raise CheckpointError(f"{path}: not a resumable training checkpoint (no {', '.join(missing)})")
     sums = meta["sums"]
     ok = (all(_is_count(meta[k]) for k in ("epoch", "step", "batch", "best_epoch"))
           and _is_finite(meta["best_val_accuracy"])
@@ -609,5 +627,5 @@ def _check_state(path, meta):
         _rng_from_state(meta["rng"])
         if meta["batch"]:
             _rng_from_state(meta["epoch_rng"])
-    except (TypeError, ValueError, KeyError):
+    except (TypeError, ValueError, KeyError, OverflowError):
         raise CheckpointError(f"{path}: its random-generator state is damaged") from None

@@ -108,10 +108,10 @@ def real(mnist_gz_dir):
     return absolute(mnist_gz_dir)
 
 
-def tiny_checkpoint(path, hidden=(3,), **data_config):
+def tiny_checkpoint(path, hidden=(3,), meta=None, **data_config):
     config = from_dict({"model": {"hidden": list(hidden)}, "data": {"validation": 1000, **data_config}})
     network = Network([784, *hidden, 10]).initialise("he", np.random.default_rng(0))
-    checkpoint.save(path, network, config, meta={"epoch": 1})
+    checkpoint.save(path, network, config, meta={"epoch": 1, **(meta or {})})
     return path
 
 
@@ -361,25 +361,28 @@ def test_debug_shows_the_traceback():
 
 # ----------------------------------------------------------------------------- the data folder's precedence
 
-@pytest.mark.parametrize("where", ["flag", "env", "config", "cwd"])
+@pytest.mark.parametrize("where", ["flag", "env", "recorded", "config", "cwd"])
 def test_eval_finds_data_by_precedence(tmp_path, monkeypatch, real, where):
-    """--data-dir > $BPNET_DATA_DIR > the checkpoint's data.dir > ./data; the others point nowhere."""
+    """--data-dir > $BPNET_DATA_DIR > the folder the checkpoint's run read > its config's data.dir > ./data;
+    the others point nowhere."""
     nowhere = str(tmp_path / "nowhere")
     config_dir = str(real) if where == "config" else nowhere
-    tiny_checkpoint(tmp_path / "c.npz", dir=config_dir)
+    recorded = {"data_dir": str(real) if where == "recorded" else nowhere + "-recorded"}
+    tiny_checkpoint(tmp_path / "c.npz", meta=recorded if where in ("flag", "env", "recorded") else None,
+                    dir=config_dir)
     args = ["eval", "c.npz", "--json"]
     if where == "flag":
         args += ["--data-dir", real]
     if where == "env":
         monkeypatch.setenv("BPNET_DATA_DIR", str(real))
-    elif where in ("config", "cwd"):
+    elif where in ("recorded", "config", "cwd"):
         monkeypatch.delenv("BPNET_DATA_DIR")
     if where == "cwd":
         tiny_checkpoint(tmp_path / "c.npz")          # no data.dir in the config at all
         (tmp_path / "data").symlink_to(real, target_is_directory=True)
     result = check(invoke(*args), 0)
     assert json.loads(result.stdout)["n"] == 10000
-    assert not Path(nowhere).exists()                # nothing was downloaded anywhere
+    assert not Path(nowhere).exists() and not Path(nowhere + "-recorded").exists()     # nothing downloaded
 
 
 # ----------------------------------------------------------------------------- download
@@ -644,6 +647,27 @@ def test_a_run_folder_that_cannot_be_made_is_refused_before_the_data_is_read(tmp
 def test_resume_takes_config_and_folder_from_the_run(tmp_path):
     result = invoke("train", "--resume", tmp_path, "--config", "fast")
     check(result, 2, "--resume takes the config and the folder from RUN")
+
+
+def test_eval_and_resume_read_the_folder_the_run_was_trained_on(tmp_path, real, monkeypatch):
+    """No --data-dir the second time, and no data in the folder they run in: nothing is downloaded."""
+    run = tmp_path / "run"
+    check(invoke("train", "--data-dir", real, "--out", run, *TINY_TRAIN), 0)
+    monkeypatch.delenv("BPNET_DATA_DIR")
+    check(invoke("eval", run / "best.npz"), 0, "test: accuracy", stream="stdout")
+    check(invoke("train", "--resume", run, "--set", "train.epochs=2"), 0, "test accuracy", stream="stdout")
+    assert not (tmp_path / "data").exists()
+    # --data-dir still comes first: an empty folder is downloaded into, and every mirror is refused here.
+    check(invoke("eval", run / "best.npz", "--data-dir", tmp_path / "empty"), 1,
+          "Error: could not download train-images-idx3-ubyte.gz", "refused")
+
+
+def test_a_checkpoint_with_a_damaged_data_folder_is_refused(tmp_path, real):
+    path = tmp_path / "best.npz"
+    check(invoke("train", "--data-dir", real, "--out", tmp_path / "run", *TINY_TRAIN), 0)
+    ckpt = checkpoint.load(tmp_path / "run" / "best.npz")
+    checkpoint.save(path, ckpt.network, ckpt.config, meta={**ckpt.meta, "data_dir": 42})
+    assert error_line(invoke("eval", path), 2) == f"Error: {path}: its data folder is damaged"
 
 
 def test_eval_of_an_empty_validation_split_is_an_error(tmp_path, real):

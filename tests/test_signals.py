@@ -51,13 +51,17 @@ def test_signal_saves_last_checkpoint_and_resume_finishes(tmp_path, mnist_gz_dir
     saved = checkpoint.load(run / "last.npz")
     assert saved.meta["epoch"] >= 1 and saved.meta["step"] > 0
 
-    resumed = subprocess.run([sys.executable, "-m", "bpnet", "train", "--resume", str(run),
-                              "--data-dir", str(mnist_gz_dir)],
-                             cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    # The hint works as printed: no --data-dir, and no data where it runs (the run recorded its folder).
+    command = message.split("continue with: ")[1].split()
+    assert command[:3] == ["bpnet", "train", "--resume"]
+    env = {k: v for k, v in os.environ.items() if k != "BPNET_DATA_DIR"}
+    resumed = subprocess.run([sys.executable, "-m", "bpnet", *command[1:]],
+                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     epochs = [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert epochs == [1, 2, 3, 4]
     assert checkpoint.load(run / "last.npz").meta["epoch"] == 4
+    assert not (tmp_path / "data").exists()                              # nothing downloaded
     assert not [p for p in os.listdir(run) if p.endswith(".tmp")]
 
 

@@ -322,11 +322,54 @@ def assert_resume_refused(data, run, match):
 
 def test_resume_refuses_a_checkpoint_without_training_state(data, tmp_path):
     run = tampered_run(data, tmp_path / "run", lambda ckpt: ckpt.meta.pop("sums"))
-    with pytest.raises(CheckpointError, match="not a resumable training checkpoint"):
-        training.load_for_resume(run)
+    assert_resume_refused(data, run, "not a resumable training checkpoint")
     run = tampered_run(data, tmp_path / "run2", lambda ckpt: ckpt.meta.update(rng={"bit_generator": "nonsense"}))
-    with pytest.raises(CheckpointError, match="random-generator state is damaged"):
-        training.load_for_resume(run)
+    assert_resume_refused(data, run, "random-generator state is damaged")
+
+
+@pytest.mark.parametrize("value", [-1, 10 ** 50, "7"])
+def test_resume_refuses_a_random_generator_state_out_of_range(data, tmp_path, value):
+    """numpy raises OverflowError (not ValueError) for a PCG64 state outside 0..2^128."""
+    run = tampered_run(data, tmp_path / "run", lambda ckpt: ckpt.meta["rng"]["state"].update(state=value))
+    assert_resume_refused(data, run, "random-generator state is damaged")
+
+
+def test_a_run_records_the_absolute_data_folder_it_read(tmp_path, mnist_gz_dir, monkeypatch):
+    monkeypatch.chdir(mnist_gz_dir)
+    mnist = load("mnist", ".", validation=1000, download=False)
+    assert mnist.folder == mnist_gz_dir.resolve()
+    run = tmp_path / "run"
+    training.train(from_dict({"model": {"hidden": [8]}, "train": {"epochs": 1, "batch_size": 1000}}), mnist, run)
+    for name in ("last.npz", "best.npz"):
+        meta = checkpoint.load(run / name).meta
+        assert meta["data_dir"] == str(mnist_gz_dir.resolve())
+        assert training.recorded_data_dir(run / name, meta) == str(mnist_gz_dir.resolve())
+
+
+def test_data_of_the_callers_own_is_not_recorded(data, tmp_path):
+    training.train(config(epochs=1), data, tmp_path / "run")
+    meta = checkpoint.load(tmp_path / "run" / "last.npz").meta
+    assert "data_dir" not in meta and training.recorded_data_dir(tmp_path, meta) is None
+
+
+@pytest.mark.parametrize("value", [3, "", ["a"]])
+def test_a_damaged_recorded_data_folder_is_refused(tmp_path, value):
+    with pytest.raises(CheckpointError, match="its data folder is damaged"):
+        training.recorded_data_dir(tmp_path / "last.npz", {"data_dir": value})
+
+
+def test_the_recorded_data_folder_comes_after_data_dir_and_the_environment(monkeypatch):
+    """--data-dir > $BPNET_DATA_DIR > the folder a checkpoint's run read > the config's data.dir."""
+    asked = []
+    monkeypatch.setattr(training, "load_data", lambda name, folder, *args, **kwargs: asked.append(folder))
+    cfg = from_dict({"data": {"dir": "/config/dir"}})
+    monkeypatch.delenv("BPNET_DATA_DIR", raising=False)
+    training.load_data_for(cfg, recorded="/recorded/dir")
+    training.load_data_for(cfg, "/cli/dir", recorded="/recorded/dir")
+    training.load_data_for(cfg)
+    monkeypatch.setenv("BPNET_DATA_DIR", "/env/dir")
+    training.load_data_for(cfg, recorded="/recorded/dir")
+    assert [str(folder) for folder in asked] == ["/recorded/dir", "/cli/dir", "/config/dir", "/env/dir"]
 
 
 @pytest.mark.parametrize("field, value", [("step", "x"), ("batch", -1), ("sums", "abc"), ("epoch", 1.5),
@@ -335,8 +378,7 @@ def test_resume_refuses_a_checkpoint_without_training_state(data, tmp_path):
                                           ("seconds", -1.0), ("best_val_accuracy", float("nan"))])
 def test_resume_refuses_a_damaged_training_state(data, tmp_path, field, value):
     run = tampered_run(data, tmp_path / "run", lambda ckpt: ckpt.meta.update({field: value}))
-    with pytest.raises(CheckpointError, match="training state is damaged"):
-        training.load_for_resume(run)
+    assert_resume_refused(data, run, "training state is damaged")
 
 
 def test_resume_refuses_optimizer_state_that_does_not_fit(data, tmp_path):
