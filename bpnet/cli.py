@@ -65,8 +65,8 @@ class Group(click.Group):
             fail([f"Error: {exc}", *(f"  {reason}" for reason in getattr(exc, "reasons", []))], exc.exit_code)
         except BrokenPipeError:
             # The reader went away (`bpnet eval ... | head`): nothing is wrong, and nothing
-            # more can be said to it; stdout goes to devnull so the exit flush stays quiet.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            # more can be said to it.
+            _quiet_stdout()
             ctx.exit(141)
         except KeyboardInterrupt as exc:
             fail(["Interrupted: nothing was being saved; stopped."], 143 if isinstance(exc, Terminated) else 130)
@@ -76,6 +76,11 @@ class Group(click.Group):
             where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
             reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
             fail([f"Error: {where}{reason}"], 1)
+
+
+def _quiet_stdout():
+    """Point stdout at devnull, so that the flush at exit does not fail on a closed pipe again."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _show_progress(quiet):
@@ -227,6 +232,15 @@ def train(config_path, overrides, out, data_dir, resume, quiet):
     try:
         result = training.train(config, data, run_dir, resume=ckpt,
                                  on_batch=reporter.on_batch, on_epoch=reporter.on_epoch)
+    except BrokenPipeError:
+        # `bpnet train | head`: the run stops, as on a signal. An epoch's line is written after
+        # its last.npz, so that checkpoint holds every epoch the reader saw; say so on stderr.
+        last = run_dir / "last.npz"
+        if not last.exists():
+            raise
+        _quiet_stdout()
+        raise Interrupted(f"the reader of the output went away; saved {last}; "
+                          f"continue with: bpnet train --resume {run_dir}", signal.SIGPIPE, last) from None
     finally:
         reporter.close()
     click.echo(f"best epoch {result.best_epoch}: {result.best_path}")
@@ -272,7 +286,11 @@ def evaluate(checkpoint_path, split, data_dir, as_json):
                          recorded=recorded_data_dir(checkpoint_path, ckpt.meta))
     if not len(getattr(data, split)):
         raise DataError(f"{checkpoint_path}: the {split} split is empty (trained with data.validation 0)")
-    result = report(ckpt.network, getattr(data, split))
+    with np.errstate(over="ignore", invalid="ignore"):          # an overflow is reported once, below
+        result = report(ckpt.network, getattr(data, split))
+    if not np.isfinite(result["loss"]):
+        raise CheckpointError(f"{checkpoint_path}: the network's outputs are not finite on the {split} split "
+                              f"(its weights overflow {ckpt.network.dtype})")
     if as_json:
         click.echo(json.dumps({"checkpoint": str(checkpoint_path), "dataset": data.name, "split": split,
                                **result}))
@@ -323,15 +341,21 @@ def predict(images, checkpoint_path, top_k, as_json):
         raise CheckpointError(f"{checkpoint_path}: no such checkpoint (train one with `bpnet train` "
                               f"or pass --checkpoint)")
     network = checkpoint.load(checkpoint_path).network
-    unreadable = 0
+    refused = 0
     for path in images:
         try:
             A0 = load_images([path], network.dtype)                              # (784, 1)
         except ImageError as exc:
             click.echo(f"Error: {exc}", err=True)      # one line per bad image, and go on with the others
-            unreadable += 1
+            refused += 1
             continue
-        p = _distribution(network, A0)[:, 0]
+        with np.errstate(over="ignore", invalid="ignore"):
+            p = _distribution(network, A0)[:, 0]
+        if not np.isfinite(p).all():
+            click.echo(f"Error: {path}: the network's output is not finite for this image "
+                       f"({checkpoint_path}'s weights overflow {network.dtype})", err=True)
+            refused += 1
+            continue
         order = np.argsort(-p, kind="stable")[:top_k]
         top = [{"digit": int(k), "probability": float(p[k])} for k in order]
         if as_json:
@@ -340,7 +364,7 @@ def predict(images, checkpoint_path, top_k, as_json):
         else:
             others = "".join(f"  {t['digit']} {t['probability']:.1%}" for t in top[1:])
             click.echo(f"{path}: {top[0]['digit']} ({top[0]['probability']:.1%}){others}")
-    if unreadable:
+    if refused:
         click.get_current_context().exit(ImageError.exit_code)
 
 

@@ -96,9 +96,13 @@ def load_images(paths, dtype=np.float32):
 
 def _open(path):
     """Open, fully decode and orient the first frame of ``path``; ImageError (no path) otherwise."""
-    if not path.exists():
+    try:
+        missing, folder = not path.exists(), path.is_dir()
+    except OSError as exc:                          # a name too long, a folder that may not be entered
+        raise ImageError(f"cannot read the image ({exc.strerror or exc})") from None
+    if missing:
         raise ImageError("no such file")
-    if path.is_dir():
+    if folder:
         raise ImageError("is a directory, not an image file")
     try:
         # Image.open refuses more than 2 * Image.MAX_IMAGE_PIXELS and only warns

@@ -322,12 +322,33 @@ def test_predict_reports_bad_images_and_still_predicts_good_ones(tmp_path):
     tiny_checkpoint(tmp_path / "c.npz")
     digit_png(tmp_path / "good.png")
     (tmp_path / "bad.png").write_text("not a png")
-    result = check(invoke("predict", "bad.png", "good.png", "nope.png", "--checkpoint", "c.npz"), 2)
+    too_long = "a" * 300 + ".png"                               # the OS refuses the name itself
+    result = check(invoke("predict", "bad.png", too_long, "good.png", "nope.png", "--checkpoint", "c.npz"), 2)
     assert re.fullmatch(r"good\.png: \d \(\d+\.\d%\)\n", result.stdout), explain(result)
     assert result.stderr.splitlines() == [
         "Error: bad.png: not an image file (or a format Pillow cannot read)",
+        f"Error: {too_long}: cannot read the image (File name too long)",
         "Error: nope.png: no such file",
     ], explain(result)
+
+
+def huge_weights_checkpoint(path, source):
+    """``source``'s network with weights finite but so large that its outputs overflow."""
+    ckpt = checkpoint.load(source)
+    for W in ckpt.network.W[1:]:
+        W *= np.float32(1e37)
+    checkpoint.save(path, ckpt.network, ckpt.config, meta=ckpt.meta)
+    return path
+
+
+def test_predict_refuses_outputs_that_overflow(tmp_path):
+    huge = huge_weights_checkpoint(tmp_path / "huge.npz", tiny_checkpoint(tmp_path / "c.npz"))
+    digit_png(tmp_path / "good.png")
+    for extra in ([], ["--json"]):
+        result = check(invoke("predict", "good.png", "--checkpoint", huge, *extra), 2)
+        assert result.stdout == "", explain(result)                 # no NaN, in JSON or otherwise
+        assert result.stderr.splitlines() == [f"Error: good.png: the network's output is not finite for this "
+                                              f"image ({huge}'s weights overflow float32)"], explain(result)
 
 
 def test_predict_with_a_sigmoid_network_whose_outputs_all_underflow(tmp_path, monkeypatch):
@@ -668,6 +689,16 @@ def test_a_checkpoint_with_a_damaged_data_folder_is_refused(tmp_path, real):
     ckpt = checkpoint.load(tmp_path / "run" / "best.npz")
     checkpoint.save(path, ckpt.network, ckpt.config, meta={**ckpt.meta, "data_dir": 42})
     assert error_line(invoke("eval", path), 2) == f"Error: {path}: its data folder is damaged"
+
+
+def test_eval_refuses_outputs_that_overflow(tmp_path, real):
+    """Finite weights pass the checkpoint's checks; a loss of NaN must still not be shown as a result."""
+    check(invoke("train", "--data-dir", real, "--out", tmp_path / "run", *TINY_TRAIN), 0)
+    huge = huge_weights_checkpoint(tmp_path / "huge.npz", tmp_path / "run" / "best.npz")
+    for extra in ([], ["--json"]):
+        line = error_line(invoke("eval", huge, "--data-dir", real, *extra), 2)
+        assert line == f"Error: {huge}: the network's outputs are not finite on the test split " \
+                       f"(its weights overflow float32)"
 
 
 def test_eval_of_an_empty_validation_split_is_an_error(tmp_path, real):

@@ -115,3 +115,22 @@ def test_a_closed_output_pipe_ends_quietly_with_141(tmp_path):
     err = process.stderr.read().decode()
     assert process.wait(timeout=120) == 141
     assert err == ""
+
+
+def test_a_reader_that_goes_away_stops_training_after_saving(tmp_path, mnist_gz_dir):
+    """`bpnet train | head -1`: exit 141 with the resume hint on stderr, and every epoch shown is saved."""
+    run = tmp_path / "run"
+    process = start_training(tmp_path, mnist_gz_dir, run)
+    try:
+        banner = process.stdout.readline()
+        assert banner.startswith("Training "), banner
+        process.stdout.close()                              # the reader goes away
+        process.wait(timeout=120)
+        stderr = process.stderr.read()
+    finally:
+        process.kill()
+    assert process.returncode == 141, stderr
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr
+    assert stderr.strip().splitlines()[-1] == (f"Interrupted: the reader of the output went away; saved "
+                                                f"{run / 'last.npz'}; continue with: bpnet train --resume {run}")
+    assert checkpoint.load(run / "last.npz").meta["epoch"] == 1
