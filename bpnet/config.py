@@ -236,7 +236,9 @@ def load(name_or_path=None, overrides=()):
         path = find_config(name_or_path)
         source = str(name_or_path)
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8")
+            raw = yaml.safe_load(text)
+            repeated = _repeated_key(text)
         except OSError as exc:
             raise ConfigError(f"{source}: cannot read ({exc.strerror or exc})") from None
         except UnicodeDecodeError:
@@ -245,6 +247,8 @@ def load(name_or_path=None, overrides=()):
             where = getattr(exc, "problem_mark", None)
             at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
             raise ConfigError(f"{source}: not valid YAML{at}") from None
+        if repeated:
+            raise ConfigError(f"{source}: {repeated[1]!r} is given twice (the second time at line {repeated[0]})")
         if raw is not None and not isinstance(raw, dict):
             raise ConfigError(f"{source}: the top level must be a mapping of sections")
     raw = apply_overrides(raw or {}, overrides)
@@ -252,6 +256,29 @@ def load(name_or_path=None, overrides=()):
         return from_dict(raw)
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
+
+
+def _repeated_key(text):
+    """(line, key) of the first key that a mapping of the YAML ``text`` repeats, or None.
+
+    yaml.safe_load keeps the last of repeated keys without a word, so a second ``train:``
+    section would silently drop the first. yaml.compose builds the nodes only, constructs
+    no Python object, and keeps every key with its line.
+    """
+    repeats, nodes = [], [yaml.compose(text, Loader=yaml.SafeLoader)]
+    while nodes:
+        node = nodes.pop()
+        if isinstance(node, yaml.MappingNode):
+            seen = set()
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    if key.value in seen:
+                        repeats.append((key.start_mark.line + 1, key.value))
+                    seen.add(key.value)
+                nodes.append(value)
+        elif isinstance(node, yaml.SequenceNode):
+            nodes.extend(node.value)
+    return min(repeats, default=None)
 
 
 def config_name(name_or_path):

@@ -185,6 +185,25 @@ def test_malformed_yaml_tab_indentation(tmp_path, monkeypatch):
     assert load_error("tabs.yaml") == "tabs.yaml: not valid YAML at line 2, column 1"
 
 
+@pytest.mark.parametrize("text, message", [
+    ("train:\n  lr: 0.001\n  optimizer: sgd\nmodel:\n  hidden: [8]\ntrain:\n  epochs: 1\n",
+     "'train' is given twice (the second time at line 6)"),
+    ("train:\n  lr: 0.001\n  epochs: 2\n  lr: 0.1\n", "'lr' is given twice (the second time at line 4)"),
+    ("model: {hidden: [8], hidden: [16]}\n", "'hidden' is given twice (the second time at line 1)"),
+])
+def test_a_key_given_twice_is_refused(tmp_path, monkeypatch, text, message):
+    """yaml.safe_load would keep the last one and drop the first without a word."""
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, text, name="dup.yaml")
+    assert load_error("dup.yaml") == f"dup.yaml: {message}"
+
+
+def test_the_same_key_in_two_mappings_is_not_a_repeat():
+    assert config._repeated_key("a:\n  x: 1\nb:\n  x: 2\nc: [{x: 1}, {x: 2}]\n") is None
+    assert config._repeated_key("c: [{x: 1}, {x: 2, x: 3}]\n") == (1, "x")
+    assert config._repeated_key("") is None
+
+
 @pytest.mark.parametrize("text", ["- 1\n- 2\n", "just a string\n", "42\n"])
 def test_top_level_must_be_a_mapping(tmp_path, monkeypatch, text):
     monkeypatch.chdir(tmp_path)
