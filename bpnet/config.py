@@ -265,9 +265,12 @@ def _repeated_key(text):
     section would silently drop the first. yaml.compose builds the nodes only, constructs
     no Python object, and keeps every key with its line.
     """
-    repeats, nodes = [], [yaml.compose(text, Loader=yaml.SafeLoader)]
+    repeats, nodes, visited = [], [yaml.compose(text, Loader=yaml.SafeLoader)], set()
     while nodes:
         node = nodes.pop()
+        if id(node) in visited:         # an alias shares its node: walking it again could take exponential time
+            continue
+        visited.add(id(node))
         if isinstance(node, yaml.MappingNode):
             seen = set()
             for key, value in node.value:

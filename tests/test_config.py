@@ -204,6 +204,14 @@ def test_the_same_key_in_two_mappings_is_not_a_repeat():
     assert config._repeated_key("") is None
 
 
+def test_a_yaml_alias_bomb_is_read_in_linear_time(tmp_path):
+    """Nine levels of ten aliases each: 10^9 paths to the bottom, but only 10 nodes a level."""
+    lines = ["l0: &l0 [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]"]
+    lines += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]" for i in range(1, 10)]
+    assert config._repeated_key("\n".join(lines) + "\n") is None
+    assert "unknown section" in load_error(str(write(tmp_path, "\n".join(lines) + "\n")))
+
+
 @pytest.mark.parametrize("text", ["- 1\n- 2\n", "just a string\n", "42\n"])
 def test_top_level_must_be_a_mapping(tmp_path, monkeypatch, text):
     monkeypatch.chdir(tmp_path)
