@@ -249,6 +249,52 @@ def test_bad_files_raise_one_line_image_error(tmp_path, name, make, reason):
     assert_one_line_error(excinfo, path)
 
 
+@pytest.mark.parametrize("mode, transparency", [("L", None), ("1", None), ("RGB", None), ("RGBA", None),
+                                                ("P", None), ("P", 255), ("I;16", None), ("I", None), ("F", None)])
+def test_a_large_image_is_shrunk_first_and_reads_the_same(tmp_path, monkeypatch, mode, transparency):
+    """With MAX_SIDE 100, the 200x300 seven is box-averaged by 3 before anything else; the digit
+    comes out as from the full image, in every mode (16-bit gray levels kept as 16-bit)."""
+    import bpnet.images as images
+
+    source = seven()
+    if mode == "I;16":
+        source = Image.fromarray(np.asarray(source).astype(np.uint16) * 257)
+    elif mode != "L":
+        source = source.convert(mode)
+    path = tmp_path / ("seven.tif" if mode in ("I", "F") else "seven.png")
+    source.save(path, **({"transparency": transparency} if transparency is not None else {}))
+    full = load_image(path)
+    monkeypatch.setattr(images, "MAX_SIDE", 100)
+    with Image.open(path) as image:
+        assert images._open(path).size == (67, 100) and image.size == (200, 300)
+    shrunk = load_image(path)
+    assert np.abs(shrunk.astype(int) - full).mean() < 1
+    assert abs(int(shrunk.sum()) - int(full.sum())) < 0.1 * full.sum()
+
+
+def test_a_large_jpeg_is_decoded_small_and_still_turned_by_its_exif(tmp_path, monkeypatch):
+    import bpnet.images as images
+
+    path = tmp_path / "turned.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 8                                                # shown turned 90° clockwise
+    seven().rotate(-90, expand=True).convert("RGB").save(path, quality=95, exif=exif.tobytes())
+    full = load_image(path)
+    monkeypatch.setattr(images, "MAX_SIDE", 100)
+    opened = images._open(path)
+    assert max(opened.size) <= 100 and opened.width < opened.height          # portrait again, as the seven
+    shrunk = load_image(path)
+    assert np.abs(shrunk.astype(int) - full).mean() < 3
+    assert np.abs(shrunk.astype(int) - to_mnist(seven())).mean() < 3
+
+
+def test_an_image_within_max_side_is_not_resampled(tmp_path):
+    import bpnet.images as images
+
+    image = seven(size=(images.MAX_SIDE, 40))
+    assert images._shrink(image) is image
+
+
 @pytest.mark.parametrize("side", [40, 100])  # warning zone (1x-2x the limit) and bomb error (>2x)
 def test_huge_image_is_refused(tmp_path, monkeypatch, side):
     path = tmp_path / "huge.png"
