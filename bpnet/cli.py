@@ -44,6 +44,9 @@ class Group(click.Group):
                 raise
             click.echo(_usage_line(exc), err=True)
             sys.exit(exc.exit_code)
+        except BrokenPipeError:                  # `bpnet --help | true`: as for a command's output
+            _quiet_stdout()
+            sys.exit(141)
 
     def invoke(self, ctx):
         debug = ctx.params.get("debug", False)

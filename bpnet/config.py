@@ -106,7 +106,7 @@ def _key(key):
 
 def _check(ok, path, message, value):
     if not ok:
-        raise ConfigError(f"{path} {message}, got {_shown(value)}")
+        raise ConfigError(f"{path} {message}, got {_shown(value)}", key=path)
 
 
 def _choice(path, value, choices):
@@ -169,7 +169,8 @@ def from_dict(raw):
         known = {f.name for f in dataclasses.fields(SECTIONS[name])}
         for key in value:
             if key not in known:
-                raise ConfigError(f"unknown key {name}.{_key(key)}; expected one of {', '.join(sorted(known))}")
+                raise ConfigError(f"unknown key {name}.{_key(key)}; expected one of {', '.join(sorted(known))}",
+                                  key=f"{name}.{key}")
         sections[name] = SECTIONS[name](**value)
     config = Config(**sections)
     # YAML reads 1e-3 as a string: accept numbers written that way, nothing else.
@@ -255,7 +256,9 @@ def load(name_or_path=None, overrides=()):
     try:
         return from_dict(raw)
     except ConfigError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
+        # A value that came from --set is that option's fault, not the file's.
+        given = [item for item in overrides if item.partition("=")[0].strip() == exc.key]
+        raise ConfigError(f"--set {given[-1]!r}: {exc}" if given else f"{source}: {exc}", exc.key) from None
 
 
 def _repeated_key(text):

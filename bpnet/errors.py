@@ -19,7 +19,12 @@ class InputError(BpnetError):
 
 
 class ConfigError(InputError):
-    """A config file or ``--set`` override is malformed or out of range."""
+    """A config file or ``--set`` override is malformed or out of range; ``key`` is the
+    ``section.key`` at fault, where there is one."""
+
+    def __init__(self, message, key=None):
+        super().__init__(message)
+        self.key = key
 
 
 class DataError(InputError):

@@ -178,7 +178,7 @@ def test_train_with_unknown_key(tmp_path):
 
 def test_train_set_out_of_range():
     line = error_line(invoke("train", "--set", "train.lr=-1"), 2)
-    assert line == "Error: mnist: train.lr must be > 0, got -1"
+    assert line == "Error: --set 'train.lr=-1': train.lr must be > 0, got -1"
 
 
 def test_train_malformed_set():
@@ -371,6 +371,25 @@ def test_predict_with_tampered_checkpoint(tmp_path):
     digit_png(tmp_path / "good.png")
     line = error_line(invoke("predict", "good.png", "--checkpoint", "c.npz"), 2)
     assert line.startswith("Error: c.npz: ")
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["train", "--help"],
+                                  ["predict", "good.png", "--checkpoint", "c.npz"]])
+def test_a_reader_that_went_away_gives_141_and_nothing_on_stderr(tmp_path, args):
+    """stdout is a pipe whose reading end is already closed, so the first write fails (EPIPE)."""
+    import subprocess
+    import sys
+
+    tiny_checkpoint(tmp_path / "c.npz")
+    digit_png(tmp_path / "good.png")
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "bpnet", *args], cwd=tmp_path, stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 141 and proc.stderr == "", proc.stderr
 
 
 def test_debug_shows_the_traceback():

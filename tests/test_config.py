@@ -267,7 +267,16 @@ def test_overrides_apply_in_order_and_win_over_the_file(tmp_path):
 
 def test_override_out_of_range_names_the_key():
     message = load_error("mnist", ["train.lr=-1"])
-    assert message == "mnist: train.lr must be > 0, got -1"
+    assert message == "--set 'train.lr=-1': train.lr must be > 0, got -1"
+    assert load_error("mnist", ["train.epochs=1=2"]) == "--set 'train.epochs=1=2': train.epochs must be an " \
+                                                        "integer >= 1, got '1=2'"
+    assert load_error("mnist", ["train.bogus=1"]).startswith("--set 'train.bogus=1': unknown key train.bogus; ")
+
+
+def test_a_bad_value_in_the_file_is_the_files_fault_even_beside_overrides(tmp_path):
+    path = write(tmp_path, "train:\n  lr: -1\n")
+    assert load_error(str(path), ["train.epochs=2"]) == f"{path}: train.lr must be > 0, got -1"
+    assert load(str(path), ["train.lr=0.1"]).train.lr == 0.1                     # the override fixes it
 
 
 def test_override_into_an_empty_section(tmp_path):
