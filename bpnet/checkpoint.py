@@ -159,7 +159,9 @@ def _read_member(path, archive, info, limit):
             fold = claimed // max(info.compress_size, 1)
             raise CheckpointError(f"{path}: {info.filename} inflates {fold}-fold; not an array bpnet wrote")
         member.seek(0)
-        return fmt.read_array(member, allow_pickle=False)
+        array = fmt.read_array(member, allow_pickle=False)
+        # Written on a machine of the other byte order (">f4" on this one): the same numbers, in native order.
+        return array if array.dtype.isnative else array.astype(array.dtype.newbyteorder("="))
 
 
 def _read_meta(path, array):

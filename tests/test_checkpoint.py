@@ -101,6 +101,21 @@ def test_round_trip(tmp_path, dtype):
     np.testing.assert_array_equal(ckpt.network.predict_proba(A0), network.predict_proba(A0))
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_checkpoint_from_a_machine_of_the_other_byte_order_loads(tmp_path, dtype):
+    """np.savez keeps an array's byte order: a big-endian machine writes >f4 and >U metadata."""
+    path = tmp_path / "c.npz"
+    network = save_tiny(path, dtype=dtype, optimizer_state={"u_W1": np.full((3, 784), 0.5, dtype)})
+    swapped = {name: array.astype(array.dtype.newbyteorder("S")) for name, array in arrays_of(path).items()}
+    assert all(not array.dtype.isnative for array in swapped.values())
+    np.savez(path, **swapped)
+    ckpt = checkpoint.load(path)
+    for (_, want), (_, got) in zip(network.parameters(), ckpt.network.parameters()):
+        assert got.dtype == np.dtype(dtype) and got.dtype.isnative
+        np.testing.assert_array_equal(got, want)
+    assert ckpt.optimizer_state["u_W1"].dtype.isnative and ckpt.optimizer_state["u_W1"][0, 0] == 0.5
+
+
 def test_no_hidden_layer_round_trip(tmp_path):
     path = tmp_path / "c.npz"
     network = save_tiny(path, hidden=[])
