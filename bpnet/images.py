@@ -28,7 +28,7 @@ INK_FRACTION = 0.25  # ...nor do those below this fraction of the strongest ink:
 ALPHA_MODES = ("LA", "PA", "RGBA", "La", "RGBa")
 BLANK = "the image is blank; no digit found"
 # A larger image is box-averaged down first: a digit needs far fewer pixels, and the float
-# arrays below cost about 24 bytes a pixel (2 GB for a 9400x9400 photo, under 0.1 GB at this size).
+# arrays below cost about 24 bytes a pixel (2 GB for a 9400x9400 photo, about 0.1 GB at this size).
 MAX_SIDE = 2048
 LANCZOS = getattr(Image, "Resampling", Image).LANCZOS  # Image.Resampling is Pillow >= 9.1
 

@@ -221,8 +221,11 @@ def load_data_for(config, data_dir=None, progress=None, recorded=None):
 
     ``recorded`` is the folder a checkpoint's run read its data from (see :func:`recorded_data_dir`);
     it stands in for the config's ``data.dir``, which it is, resolved, unless the run was given
-    ``--data-dir`` or ``$BPNET_DATA_DIR``.
+    ``--data-dir`` or ``$BPNET_DATA_DIR``. Only while it exists, though: a checkpoint from another
+    machine must not make bpnet create that machine's folders here and download into them.
     """
+    if recorded is not None and not Path(recorded).is_dir():
+        recorded = None
     folder = resolve_data_dir(data_dir, recorded or config.data.dir, config.data.dataset)
     return load_data(config.data.dataset, folder, config.data.validation, config.train.seed, progress=progress)
 

@@ -407,7 +407,9 @@ def test_eval_finds_data_by_precedence(tmp_path, monkeypatch, real, where):
     the others point nowhere."""
     nowhere = str(tmp_path / "nowhere")
     config_dir = str(real) if where == "config" else nowhere
-    recorded = {"data_dir": str(real) if where == "recorded" else nowhere + "-recorded"}
+    empty = tmp_path / "recorded-but-empty"                  # exists, so it would be used (and downloaded into)
+    empty.mkdir()
+    recorded = {"data_dir": str(real) if where == "recorded" else str(empty)}
     tiny_checkpoint(tmp_path / "c.npz", meta=recorded if where in ("flag", "env", "recorded") else None,
                     dir=config_dir)
     args = ["eval", "c.npz", "--json"]
@@ -422,7 +424,7 @@ def test_eval_finds_data_by_precedence(tmp_path, monkeypatch, real, where):
         (tmp_path / "data").symlink_to(real, target_is_directory=True)
     result = check(invoke(*args), 0)
     assert json.loads(result.stdout)["n"] == 10000
-    assert not Path(nowhere).exists() and not Path(nowhere + "-recorded").exists()     # nothing downloaded
+    assert not Path(nowhere).exists() and not any(empty.iterdir())            # nothing was downloaded anywhere
 
 
 # ----------------------------------------------------------------------------- download

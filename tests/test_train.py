@@ -358,18 +358,20 @@ def test_a_damaged_recorded_data_folder_is_refused(tmp_path, value):
         training.recorded_data_dir(tmp_path / "last.npz", {"data_dir": value})
 
 
-def test_the_recorded_data_folder_comes_after_data_dir_and_the_environment(monkeypatch):
-    """--data-dir > $BPNET_DATA_DIR > the folder a checkpoint's run read > the config's data.dir."""
+def test_the_recorded_data_folder_comes_after_data_dir_and_the_environment(monkeypatch, tmp_path):
+    """--data-dir > $BPNET_DATA_DIR > the folder a checkpoint's run read, if it exists > the config's data.dir."""
     asked = []
     monkeypatch.setattr(training, "load_data", lambda name, folder, *args, **kwargs: asked.append(folder))
     cfg = from_dict({"data": {"dir": "/config/dir"}})
     monkeypatch.delenv("BPNET_DATA_DIR", raising=False)
-    training.load_data_for(cfg, recorded="/recorded/dir")
-    training.load_data_for(cfg, "/cli/dir", recorded="/recorded/dir")
+    recorded = str(tmp_path)
+    training.load_data_for(cfg, recorded=recorded)
+    training.load_data_for(cfg, "/cli/dir", recorded=recorded)
     training.load_data_for(cfg)
+    training.load_data_for(cfg, recorded=str(tmp_path / "gone"))        # another machine's folder
     monkeypatch.setenv("BPNET_DATA_DIR", "/env/dir")
-    training.load_data_for(cfg, recorded="/recorded/dir")
-    assert [str(folder) for folder in asked] == ["/recorded/dir", "/cli/dir", "/config/dir", "/env/dir"]
+    training.load_data_for(cfg, recorded=recorded)
+    assert [str(folder) for folder in asked] == [recorded, "/cli/dir", "/config/dir", "/config/dir", "/env/dir"]
 
 
 @pytest.mark.parametrize("field, value", [("step", "x"), ("batch", -1), ("sums", "abc"), ("epoch", 1.5),
