@@ -252,6 +252,7 @@ class MNIST:
     test: Split
     name: str = "mnist"
     folder: "Path | None" = None      # where the files were read, absolute; None if not from files
+    seed: "int | None" = None         # the seed of the validation split; None if not made by load
 
 
 def scale_rows(rows, out=None, dtype=np.float32):
@@ -334,4 +335,4 @@ def load(dataset="mnist", data_dir=None, validation=5000, seed=0, download=True,
         fetch(ds.name, data_dir, progress=progress)
     train, test = load_files(data_dir, ds)
     train, val = split_validation(train.images, train.labels, validation, seed)
-    return MNIST(train=train, val=val, test=test, name=ds.name, folder=data_dir.resolve())
+    return MNIST(train=train, val=val, test=test, name=ds.name, folder=data_dir.resolve(), seed=seed)

@@ -8,7 +8,10 @@ EVAL_CHUNK = 10000   # columns per forward pass: large enough for fast products,
 
 
 def forward_chunks(network, images, chunk=EVAL_CHUNK):
-    """Yield (start, Z, A) for consecutive chunks of uint8 rows (N, 784), scaled like training data."""
+    """Yield (start, Z, A) for consecutive chunks of uint8 rows (N, 784), scaled like training data.
+
+    Every chunk's A[0] is a view of one buffer, which the next chunk overwrites: copy what you keep.
+    """
     buffer = np.empty((min(chunk, len(images)), images.shape[1]), dtype=network.dtype)
     for start in range(0, len(images), chunk):
         rows = images[start:start + chunk]

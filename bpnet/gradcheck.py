@@ -38,6 +38,9 @@ def check(network, A0, Y, eps=1e-6, entries=None, rng=None):
     entries: how many entries to check per array (all if None), drawn with ``rng``.
     Returns a list of (name, relative_error, n_checked), in checkpoint order.
     """
+    if network.dtype != np.float64:
+        raise ValueError(f"gradient check of a {network.dtype} network: its rounding alone would give "
+                         f"relative errors near 1; build it with dtype=np.float64")
     rng = rng or np.random.default_rng(0)
     _, dW, db = network.gradients(A0, Y)
     grads = dict(zip([name for name, _ in network.parameters()],

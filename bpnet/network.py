@@ -7,7 +7,7 @@ A⁰ of shape (n_0, N), one example per column, with one-hot targets Y (n_L, N).
     Z^l = W^l A^{l-1} + b^l            A^l = σ(Z^l)             (forward)
     Δᴸ  = ∂C/∂Zᴸ  (from the output head, e.g. Aᴸ − Y)           (BP1)
     Δ^l = (W^{l+1})ᵀ Δ^{l+1} ⊙ σ'(Z^l)                          (BP2)
-    ∂C/∂W^l = (1/N) Δ^l (A^{l-1})ᵀ      ∂C/∂b^l = (1/N) Σ_n Δ^l  (BP3, BP4)
+    ∂C/∂W^l = (1/N) Δ^l (A^{l-1})ᵀ      ∂C/∂b^l = (1/N) Σ_n Δ^l  (BP4, BP3)
 
 Python lists are indexed like the superscripts: ``W[l]``, ``b[l]``, ``Z[l]``,
 ``A[l]`` for l = 1..L, ``A[0]`` is the input and ``W[0]``, ``Z[0]`` are None.
@@ -94,23 +94,29 @@ class SoftmaxCrossEntropy:
 
     @staticmethod
     def cost(Z, A, Y):
-        """C = −(1/N) Σ_n Σ_i Y_in log A_in = −(1/N) Σ_n log A_{y_n, n} for one-hot Y.
+        """C = −(1/N) Σ_n Σ_i Y_in log A_in, which is −(1/N) Σ_n log A_{y_n, n} for one-hot Y.
 
-        Taken from the softmax the forward pass already computed: one pass to pick each
-        column's A_{y_n, n}, and N logarithms instead of n_L·N exponentials and logarithms.
-        If a picked probability underflowed below the smallest normal float (a loss above
-        about 87 in float32), log-sum-exp on Z gives the exact value instead of log 0.
+        For one-hot Y (what bpnet's data gives) it is taken from the softmax the forward pass
+        already computed: one pass to pick each column's A_{y_n, n}, and N logarithms instead
+        of n_L·N exponentials and logarithms. Any other Y (soft targets, label smoothing), or
+        a picked probability that underflowed below the smallest normal float (a loss above
+        about 87 in float32), gets log-sum-exp on Z: the exact value instead of log 0.
         """
-        picked = np.einsum("in,in->n", A, Y)                                   # (N,)
-        if picked.min() < np.finfo(A.dtype).tiny:
-            shifted = Z - Z.max(axis=0)
-            log_A = shifted - np.log(np.exp(shifted).sum(axis=0))
-            return float(-(Y * log_A).sum() / Y.shape[1])
-        return float(-np.log(picked).sum() / Y.shape[1])
+        N = Y.shape[1]
+        # N entries are nonzero and all of them are 1 (3 µs here; a column-wise max took 12). A Y
+        # like that with two 1s in a column has an empty column too, whose picked 0 lands below.
+        if np.count_nonzero(Y) == N == np.count_nonzero(Y == 1):
+            picked = np.einsum("in,in->n", A, Y)                               # (N,)
+            if picked.min() >= np.finfo(A.dtype).tiny:
+                return float(-np.log(picked).sum() / N)
+        shifted = Z - Z.max(axis=0)
+        log_A = shifted - np.log(np.exp(shifted).sum(axis=0))
+        return float(-(Y * log_A).sum() / N)
 
     @staticmethod
     def delta(Z, A, Y, out=None):
-        """Δᴸ = Aᴸ − Y: the softmax Jacobian and the derivative of −log cancel (seed 001, appendix)."""
+        """Δᴸ = Aᴸ − Y: the softmax Jacobian and the derivative of −log cancel (seed 001, appendix),
+        for every Y whose columns sum to 1."""
         return np.subtract(A, Y, out=out)
 
 
@@ -193,6 +199,11 @@ class Network:
                  dtype=np.float32):
         self.sizes = [int(n) for n in sizes]
         self.activation_name, self.output, self.loss = activation, output, loss
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; expected one of {', '.join(ACTIVATIONS)}")
+        if (output, loss) not in HEADS:
+            heads = ", ".join(f"{o} + {c}" for o, c in HEADS)
+            raise ValueError(f"no output head {output} + {loss}; expected one of {heads}")
         self.activation = ACTIVATIONS[activation]
         self.head = HEADS[(output, loss)]
         self.dtype = np.dtype(dtype)
@@ -248,6 +259,9 @@ class Network:
 
         A0: (n_0, N). Returns the lists Z and A (Z[0] is None, A[0] is A0, A[L] the output).
         """
+        if np.ndim(A0) != 2 or A0.shape[0] != self.sizes[0]:
+            raise ValueError(f"forward: A0 must be a column matrix ({self.sizes[0]}, N), one example "
+                             f"per column; got shape {np.shape(A0)}")
         Z, A = [None], [A0]
         N = A0.shape[1]
         for l in range(1, self.L + 1):
@@ -280,6 +294,9 @@ class Network:
         over the gradients. Each product is written transposed, like the forward pass, for
         the memory layout.
         """
+        if np.shape(Y) != A[-1].shape:
+            raise ValueError(f"backward: Y must be shaped like the output Aᴸ, {A[-1].shape} (one column "
+                             f"per example); got {np.shape(Y)}")
         L, N = self.L, Y.shape[1]
         if out is None and beta != 0:
             raise ValueError("backward: beta needs out=(dW, db), the arrays it scales")

@@ -230,6 +230,19 @@ def load_data_for(config, data_dir=None, progress=None, recorded=None):
     return load_data(config.data.dataset, folder, config.data.validation, config.train.seed, progress=progress)
 
 
+def check_data_fits(config, data):
+    """Data made by :func:`bpnet.data.load` is the split ``config`` describes, so that eval and
+    --resume, which rebuild it from the config, see the same validation set."""
+    if getattr(data, "seed", None) is None:          # made by the caller: theirs to keep straight
+        return
+    made = (data.name, len(data.val), data.seed)
+    wanted = (config.data.dataset, config.data.validation, config.train.seed)
+    if made != wanted:
+        raise ConfigError(f"the data is {made[0]} with {made[1]} validation examples split by seed {made[2]}, "
+                          f"but the config asks for {wanted[0]} with {wanted[1]} by seed {wanted[2]}; "
+                          f"load it with bpnet.train.load_data_for(config)")
+
+
 def recorded_data_dir(path, meta):
     """The data folder the run that saved checkpoint ``path`` read (absolute), or None if it has none."""
     folder = meta.get("data_dir")
@@ -350,7 +363,7 @@ class Run:
                           "epoch_rng": None, "best_val_accuracy": -1.0, "best_epoch": 0}
             self.history = []
         else:
-            _check_state(self.last_path, resume.meta)       # train(resume=) from Python skips load_for_resume
+            _check_resume(self.last_path, resume, config)       # train(resume=) from Python skips load_for_resume
             self.network = resume.network
             self.optimizer.load_state(resume.optimizer_state)
             self.state = {k: resume.meta[k] for k in STATE_KEYS if k != "rng"}
@@ -475,12 +488,13 @@ def train(config, data=None, run_dir=None, resume=None, on_batch=None, on_epoch=
     """Train the network that ``config`` describes; a :class:`Result`.
 
     data: a :class:`bpnet.data.MNIST` (loaded from ``data_dir`` per the config if None).
-    run_dir: where to write; a new ``runs/<name>-<time>`` folder if None.
+    run_dir: where to write; a new ``runs/run-<time>`` folder if None.
     resume: a :class:`bpnet.checkpoint.Checkpoint` (``last.npz``) to continue from.
     on_batch(epoch, batch, n_batches, loss) and on_epoch(record) report progress.
     """
     if data is None:
         data = load_data_for(config, data_dir, progress)
+    check_data_fits(config, data)
     run_dir = run_dir or new_run_dir("run")
     if resume is None:
         check_new_run_dir(run_dir)
@@ -612,6 +626,21 @@ def _is_finite(value):
 
 def _is_count(value):
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _check_resume(last_path, resume, config):
+    """``resume`` is the last.npz of the run folder it continues in, and ``config`` changes only
+    what --set may change on resuming; then its training state (see _check_state)."""
+    if resume.path is not None and Path(resume.path).resolve() != Path(last_path).resolve():
+        raise ConfigError(f"{resume.path} is not {last_path}: a run continues in its own folder")
+    theirs, ours = resume.config.to_dict(), config.to_dict()
+    for section, values in ours.items():
+        for key, value in values.items():
+            name = f"{section}.{key}"
+            if name not in RESUMABLE_OVERRIDES and theirs.get(section, {}).get(key) != value:
+                raise ConfigError(f"{name} cannot change when resuming ({theirs.get(section, {}).get(key)!r} "
+                                  f"in {last_path}, {value!r} now); only {', '.join(RESUMABLE_OVERRIDES)} can")
+    _check_state(last_path, resume.meta)
 
 
 def _check_state(path, meta):

@@ -45,6 +45,47 @@ def test_backprop_matches_finite_differences_for_every_entry(activation, head, s
         assert error < 1e-6, f"{name}: relative error {error:.2e}"
 
 
+def test_soft_targets_give_the_general_cost_and_pass_the_gradient_check():
+    """Label smoothing: each column of Y sums to 1 but is not one-hot. The cost must be
+    −(1/N) Σ Y ⊙ log A (not −log Σ Y ⊙ A), whose gradient Δᴸ = Aᴸ − Y is."""
+    sizes = [6, 5, 4]
+    net = make_net(sizes)
+    A0, Y = small_batch(sizes, N=7, seed=1)
+    smooth = 0.9 * Y + 0.1 / 4
+    Z, A = net.forward(A0)
+    assert net.cost(Z, A, smooth) == pytest.approx(-(smooth * np.log(A[-1])).sum() / 7, rel=1e-12)
+    assert net.cost(Z, A, Y) == pytest.approx(-(Y * np.log(A[-1])).sum() / 7, rel=1e-12)
+    two_ones = Y.copy()                                  # N ones in all, but two in column 0, none in 1
+    two_ones[:, 1] = 0
+    two_ones[(np.argmax(Y[:, 0]) + 1) % 4, 0] = 1
+    assert np.count_nonzero(two_ones == 1) == 7 == np.count_nonzero(two_ones)
+    assert net.cost(Z, A, two_ones) == pytest.approx(-(two_ones * np.log(A[-1])).sum() / 7, rel=1e-12)
+    for name, error, _ in check(net, A0, smooth):
+        assert error < 1e-6, f"{name}: relative error {error:.2e}"
+
+
+def test_gradient_check_refuses_a_float32_network():
+    net = make_net([6, 4], dtype=np.float32)
+    with pytest.raises(ValueError, match="float32 network.*dtype=np.float64"):
+        check(net, *small_batch([6, 4], dtype=np.float32))
+
+
+def test_wrong_shapes_and_names_are_clear_errors():
+    net = make_net([6, 5, 4])
+    A0, Y = small_batch([6, 5, 4])
+    with pytest.raises(ValueError, match=r"A0 must be a column matrix \(6, N\).*got shape \(6,\)"):
+        net.forward(A0[:, 0])
+    with pytest.raises(ValueError, match=r"got shape \(5, 6\)"):
+        net.forward(A0.T)
+    Z, A = net.forward(A0)
+    with pytest.raises(ValueError, match=r"Y must be shaped like the output Aᴸ, \(4, 5\).*got \(5, 4\)"):
+        net.backward(Z, A, Y.T)
+    with pytest.raises(ValueError, match="unknown activation 'softmax'; expected one of relu, sigmoid, tanh"):
+        Network([6, 4], activation="softmax")
+    with pytest.raises(ValueError, match="no output head softmax \\+ mse"):
+        Network([6, 4], output="softmax", loss="mse")
+
+
 def test_gradient_check_catches_a_wrong_gradient(monkeypatch):
     """The check must be able to fail: break BP2 (drop σ') and it does."""
     net = make_net([6, 5, 4], "sigmoid")

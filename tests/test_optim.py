@@ -41,6 +41,27 @@ def test_adam_first_step_moves_each_entry_by_about_lr():
     assert int(opt.state["t"]) == 1
 
 
+def test_adam_is_its_formula_step_by_step():
+    """p ← p − α m̂/(√v̂ + ε), written out in float64 for five steps of changing gradients;
+    a gradient of 1e-7 (where ε matters) included."""
+    rng = np.random.default_rng(0)
+    params, _ = params_and_grads()
+    W, b = params[0][1].copy(), params[1][1].copy()
+    m, v = [np.zeros_like(W), np.zeros_like(b)], [np.zeros_like(W), np.zeros_like(b)]
+    opt, lr, b1, b2, eps = Adam(lr=0.5, eps=1e-6), 0.5, 0.9, 0.999, 1e-6
+    for t in range(1, 6):
+        grads = [rng.normal(size=W.shape), np.array([[1e-7], [-2e-7]])]
+        opt.step(params, [g.copy() for g in grads])
+        for k, (p, g) in enumerate(zip((W, b), grads)):
+            m[k] = b1 * m[k] + (1 - b1) * g
+            v[k] = b2 * v[k] + (1 - b2) * g * g
+            p -= lr * (m[k] / (1 - b1 ** t)) / (np.sqrt(v[k] / (1 - b2 ** t)) + eps)
+        np.testing.assert_allclose(params[0][1], W, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(params[1][1], b, rtol=1e-12, atol=1e-15)
+    # One step of g = 1e-7 moves b by α·g/(g + ε) = 0.5/11 each time, not α·g/(g + ε/√(1−β₂)).
+    assert abs(b[0, 0] - 0.1 + 5 * 0.5 * 1e-7 / (1e-7 + 1e-6)) < 1e-12
+
+
 def test_weight_decay_applies_to_weights_not_biases():
     params, grads = params_and_grads()
     zero = [np.zeros_like(g) for g in grads]

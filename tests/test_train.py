@@ -339,11 +339,48 @@ def test_a_run_records_the_absolute_data_folder_it_read(tmp_path, mnist_gz_dir, 
     mnist = load("mnist", ".", validation=1000, download=False)
     assert mnist.folder == mnist_gz_dir.resolve()
     run = tmp_path / "run"
-    training.train(from_dict({"model": {"hidden": [8]}, "train": {"epochs": 1, "batch_size": 1000}}), mnist, run)
+    training.train(from_dict({"model": {"hidden": [8]}, "train": {"epochs": 1, "batch_size": 1000},
+                              "data": {"validation": 1000}}), mnist, run)
     for name in ("last.npz", "best.npz"):
         meta = checkpoint.load(run / name).meta
         assert meta["data_dir"] == str(mnist_gz_dir.resolve())
         assert training.recorded_data_dir(run / name, meta) == str(mnist_gz_dir.resolve())
+
+
+def test_resume_from_python_continues_only_in_the_checkpoints_own_folder(data, tmp_path):
+    training.train(config(epochs=1), data, tmp_path / "a")
+    training.train(config(epochs=1, seed=3), data, tmp_path / "b")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "b").iterdir()}
+    ckpt = checkpoint.load(tmp_path / "a" / "last.npz")
+    with pytest.raises(ConfigError, match="a run continues in its own folder"):
+        training.train(config(epochs=2), data, tmp_path / "b", resume=ckpt)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "b").iterdir()} == before        # untouched
+
+
+@pytest.mark.parametrize("change, key", [({"model": {"hidden": [8]}}, "model.hidden"),
+                                         ({"train": {"epochs": 2, "batch_size": 25}}, "train.batch_size"),
+                                         ({"train": {"epochs": 2, "seed": 5}}, "train.seed")])
+def test_resume_from_python_refuses_what_set_may_not_change(data, tmp_path, change, key):
+    run = tmp_path / "run"
+    training.train(config(epochs=1), data, run)
+    raw = config(epochs=1).to_dict()
+    for section, values in change.items():
+        raw[section].update(values)
+    with pytest.raises(ConfigError, match=f"{key} cannot change when resuming"):
+        training.train(from_dict(raw), data, run, resume=checkpoint.load(run / "last.npz"))
+    training.train(config(epochs=2, lr=0.05), data, run, resume=checkpoint.load(run / "last.npz"))   # allowed
+
+
+def test_data_must_be_the_split_the_config_describes(tmp_path, mnist_gz_dir):
+    """eval and --resume rebuild the split from the config: training on another would mix them."""
+    mnist = load("mnist", mnist_gz_dir, validation=1000, seed=0, download=False)
+    cfg = {"model": {"hidden": [8]}, "train": {"epochs": 1, "batch_size": 1000, "seed": 1},
+           "data": {"validation": 1000}}
+    with pytest.raises(ConfigError, match="split by seed 0, but the config asks for mnist with 1000 by seed 1"):
+        training.train(from_dict(cfg), mnist, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    cfg["train"]["seed"] = 0
+    training.train(from_dict(cfg), mnist, tmp_path / "run")
 
 
 def test_data_of_the_callers_own_is_not_recorded(data, tmp_path):
