@@ -34,7 +34,7 @@ class Checkpoint:
     config: object                      # bpnet.config.Config
     meta: dict = field(default_factory=dict)
     optimizer_state: dict = field(default_factory=dict)
-    path: "Path | None" = None          # the file it was loaded from
+    path: "Path | None" = None          # the file it was loaded from, resolved (runs/latest moves on)
 
 
 def save(path, network, config, meta=None, optimizer_state=None):
@@ -222,4 +222,4 @@ def load(path):
         network.W[l][...] = arrays[f"W{l}"]
         network.b[l][...] = arrays[f"b{l}"]
     state = {k[4:]: v for k, v in arrays.items() if k.startswith("opt.")}
-    return Checkpoint(network=network, config=config, meta=meta, optimizer_state=state, path=Path(path))
+    return Checkpoint(network=network, config=config, meta=meta, optimizer_state=state, path=Path(path).resolve())

@@ -45,7 +45,7 @@ class Group(click.Group):
             click.echo(_usage_line(exc), err=True)
             sys.exit(exc.exit_code)
         except BrokenPipeError:                  # `bpnet --help | true`: as for a command's output
-            _quiet_stdout()
+            _quiet(sys.stdout)
             sys.exit(141)
 
     def invoke(self, ctx):
@@ -54,8 +54,11 @@ class Group(click.Group):
         def fail(lines, code):
             if debug:
                 traceback.print_exc()
-            for line in lines:
-                click.echo(line, err=True)
+            try:
+                for line in lines:
+                    click.echo(line, err=True)
+            except BrokenPipeError:              # stderr is the closed pipe too (`2>&1 | head`)
+                _quiet(sys.stderr)
             ctx.exit(code)
 
         try:
@@ -69,7 +72,7 @@ class Group(click.Group):
         except BrokenPipeError:
             # The reader went away (`bpnet eval ... | head`): nothing is wrong, and nothing
             # more can be said to it.
-            _quiet_stdout()
+            _quiet(sys.stdout)
             ctx.exit(141)
         except KeyboardInterrupt as exc:
             fail(["Interrupted: nothing was being saved; stopped."], 143 if isinstance(exc, Terminated) else 130)
@@ -81,9 +84,9 @@ class Group(click.Group):
             fail([f"Error: {where}{reason}"], 1)
 
 
-def _quiet_stdout():
-    """Point stdout at devnull, so that the flush at exit does not fail on a closed pipe again."""
-    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+def _quiet(stream):
+    """Point ``stream`` at devnull, so that the flush at exit does not fail on a closed pipe again."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
 
 
 def _show_progress(quiet):
@@ -241,7 +244,7 @@ def train(config_path, overrides, out, data_dir, resume, quiet):
         last = run_dir / "last.npz"
         if not last.exists():
             raise
-        _quiet_stdout()
+        _quiet(sys.stdout)
         raise Interrupted(f"the reader of the output went away; saved {last}; "
                           f"continue with: bpnet train --resume {run_dir}", signal.SIGPIPE, last) from None
     finally:

@@ -256,9 +256,14 @@ def load(name_or_path=None, overrides=()):
     try:
         return from_dict(raw)
     except ConfigError as exc:
-        # A value that came from --set is that option's fault, not the file's.
-        given = [item for item in overrides if item.partition("=")[0].strip() == exc.key]
-        raise ConfigError(f"--set {given[-1]!r}: {exc}" if given else f"{source}: {exc}", exc.key) from None
+        raise blame(exc, overrides, source) from None
+
+
+def blame(error, overrides, source):
+    """``error`` of a config read from ``source`` with ``overrides`` applied, said of its cause:
+    a value that came from --set is that option's fault, not the file's."""
+    given = [item for item in overrides if item.partition("=")[0].strip() == error.key]
+    return ConfigError(f"--set {given[-1]!r}: {error}" if given else f"{source}: {error}", error.key)
 
 
 def _repeated_key(text):

@@ -147,11 +147,11 @@ class Adam(Optimizer):
     def step(self, params, grads, scaled=False, accumulated=False):
         t = int(self.state.get("t", np.array(0))) + 1
         self.state["t"] = np.array(t)
-        # m̂ = m/(1−β₁ᵗ) and √v̂ = √v/√(1−β₂ᵗ): the first correction goes into the step size and
-        # the second onto √v, so ε is added to √v̂ as the formula says (the paper's "efficient
-        # version" adds it to √v instead, which moves a parameter with a tiny gradient less).
-        self._step_size = self.lr / (1 - self.beta1 ** t)
-        self._v_correction = 1 / np.sqrt(1 - self.beta2 ** t)
+        # α m̂/(√v̂ + ε) = α √(1−β₂ᵗ)/(1−β₁ᵗ) · m/(√v + ε√(1−β₂ᵗ)): the formula exactly, with no
+        # pass for the corrections. (The paper's "efficient version" adds ε itself to √v, which
+        # moves a parameter with a tiny gradient less than the formula says.)
+        self._step_size = self.lr * np.sqrt(1 - self.beta2 ** t) / (1 - self.beta1 ** t)
+        self._eps_t = self.eps * np.sqrt(1 - self.beta2 ** t)
         super().step(params, grads, scaled, accumulated)
 
     def update(self, name, param, grad):
@@ -162,8 +162,7 @@ class Adam(Optimizer):
         v *= one(self.beta2)
         v += one(1 - self.beta2) * np.square(grad, out=grad)
         denom = np.sqrt(v)
-        denom *= one(self._v_correction)                                       # √v̂
-        denom += one(self.eps)
+        denom += one(self._eps_t)
         param -= one(self._step_size) * m / denom                              # α m̂ / (√v̂ + ε)
 
 

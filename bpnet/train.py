@@ -235,8 +235,9 @@ def check_data_fits(config, data):
     --resume, which rebuild it from the config, see the same validation set."""
     if getattr(data, "seed", None) is None:          # made by the caller: theirs to keep straight
         return
-    made = (data.name, len(data.val), data.seed)
-    wanted = (config.data.dataset, config.data.validation, config.train.seed)
+    # With no validation examples every seed gives the same split.
+    made = (data.name, len(data.val), data.seed if len(data.val) else None)
+    wanted = (config.data.dataset, config.data.validation, config.train.seed if len(data.val) else None)
     if made != wanted:
         raise ConfigError(f"the data is {made[0]} with {made[1]} validation examples split by seed {made[2]}, "
                           f"but the config asks for {wanted[0]} with {wanted[1]} by seed {wanted[2]}; "
@@ -493,7 +494,8 @@ def train(config, data=None, run_dir=None, resume=None, on_batch=None, on_epoch=
     on_batch(epoch, batch, n_batches, loss) and on_epoch(record) report progress.
     """
     if data is None:
-        data = load_data_for(config, data_dir, progress)
+        recorded = recorded_data_dir(resume.path, resume.meta) if resume else None
+        data = load_data_for(config, data_dir, progress, recorded)
     check_data_fits(config, data)
     run_dir = run_dir or new_run_dir("run")
     if resume is None:
@@ -560,7 +562,7 @@ def load_for_resume(run_dir, overrides=()):
     Only keys that do not change what was learned so far may be overridden:
     train.epochs (to extend a finished run), train.lr and train.log_every.
     """
-    from .config import apply_overrides, from_dict
+    from .config import apply_overrides, blame, from_dict
 
     run_dir = Path(run_dir)
     last = run_dir / "last.npz"
@@ -572,7 +574,10 @@ def load_for_resume(run_dir, overrides=()):
         key = item.partition("=")[0].strip()
         if key not in RESUMABLE_OVERRIDES:
             raise ConfigError(f"--set {key} cannot change when resuming; only {', '.join(RESUMABLE_OVERRIDES)} can")
-    config = from_dict(apply_overrides(copy.deepcopy(ckpt.config.to_dict()), overrides))
+    try:
+        config = from_dict(apply_overrides(copy.deepcopy(ckpt.config.to_dict()), overrides))
+    except ConfigError as exc:
+        raise blame(exc, overrides, str(last)) from None
     if config.train.epochs < ckpt.meta["epoch"]:
         raise ConfigError(f"train.epochs={config.train.epochs} is fewer than the {ckpt.meta['epoch']} "
                           f"epochs {run_dir} has already trained")
@@ -632,6 +637,8 @@ def _check_resume(last_path, resume, config):
     """``resume`` is the last.npz of the run folder it continues in, and ``config`` changes only
     what --set may change on resuming; then its training state (see _check_state)."""
     if resume.path is not None and Path(resume.path).resolve() != Path(last_path).resolve():
+        if Path(resume.path).resolve().parent == Path(last_path).resolve().parent:
+            raise ConfigError(f"{resume.path}: a run resumes from its last.npz, {last_path}")
         raise ConfigError(f"{resume.path} is not {last_path}: a run continues in its own folder")
     theirs, ours = resume.config.to_dict(), config.to_dict()
     for section, values in ours.items():

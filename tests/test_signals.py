@@ -134,3 +134,20 @@ def test_a_reader_that_goes_away_stops_training_after_saving(tmp_path, mnist_gz_
     assert stderr.strip().splitlines()[-1] == (f"Interrupted: the reader of the output went away; saved "
                                                 f"{run / 'last.npz'}; continue with: bpnet train --resume {run}")
     assert checkpoint.load(run / "last.npz").meta["epoch"] == 1
+
+
+def test_a_reader_of_both_streams_that_goes_away_still_gives_141(tmp_path, mnist_gz_dir):
+    """`bpnet train 2>&1 | head -1`: the resume hint cannot be written either, and the code stays 141."""
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "bpnet", "train", "--config", "mnist", "--data-dir", str(mnist_gz_dir),
+           "--out", str(run), "--set", "model.hidden=[16]", "--set", "train.epochs=4",
+           "--set", "train.batch_size=16", "--set", "data.validation=1000"]
+    process = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert process.stdout.readline().startswith("Training ")
+        process.stdout.close()
+        process.wait(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 141
+    assert checkpoint.load(run / "last.npz").meta["epoch"] == 1

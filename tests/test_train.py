@@ -371,6 +371,45 @@ def test_resume_from_python_refuses_what_set_may_not_change(data, tmp_path, chan
     training.train(config(epochs=2, lr=0.05), data, run, resume=checkpoint.load(run / "last.npz"))   # allowed
 
 
+def test_resume_checks_the_file_that_was_loaded_not_where_latest_points_now(data, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    training.train(config(epochs=1), data, tmp_path / "runs" / "a")
+    ckpt = checkpoint.load("runs/latest/last.npz")                      # a's, through the link
+    training.train(config(epochs=1), data, tmp_path / "runs" / "b")       # latest now points to b
+    with pytest.raises(ConfigError, match="a run continues in its own folder"):
+        training.train(config(epochs=2), data, tmp_path / "runs" / "b", resume=ckpt)
+    monkeypatch.chdir(tmp_path / "runs")                                 # a relative path, then another cwd
+    training.train(config(epochs=2), data, tmp_path / "runs" / "a", resume=ckpt)
+    with pytest.raises(ConfigError, match="a run resumes from its last.npz"):
+        training.train(config(epochs=3), data, tmp_path / "runs" / "a",
+                       resume=checkpoint.load(tmp_path / "runs" / "a" / "best.npz"))
+
+
+def test_resume_from_python_without_data_reads_the_recorded_folder(tmp_path, mnist_gz_dir, monkeypatch):
+    cfg = from_dict({"model": {"hidden": [8]}, "train": {"epochs": 1, "batch_size": 1000},
+                     "data": {"validation": 1000}})
+    training.train(cfg, load("mnist", mnist_gz_dir, validation=1000, download=False), tmp_path / "run")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("BPNET_DATA_DIR", raising=False)
+    asked = []
+    real_load = training.load_data
+
+    def spy(name, folder, *args, **kwargs):
+        asked.append(folder)
+        return real_load(name, folder, *args, download=False, **kwargs)
+    monkeypatch.setattr(training, "load_data", spy)
+    longer = from_dict({**cfg.to_dict(), "train": {**cfg.to_dict()["train"], "epochs": 2}})
+    training.train(longer, run_dir=tmp_path / "run", resume=checkpoint.load(tmp_path / "run" / "last.npz"))
+    assert asked == [mnist_gz_dir.resolve()]
+
+
+def test_resume_blames_a_bad_set_on_the_set(data, tmp_path):
+    run = tmp_path / "run"
+    training.train(config(epochs=1), data, run)
+    with pytest.raises(ConfigError, match=r"^--set 'train.lr=-1': train.lr must be > 0, got -1$"):
+        training.load_for_resume(run, ["train.lr=-1"])
+
+
 def test_data_must_be_the_split_the_config_describes(tmp_path, mnist_gz_dir):
     """eval and --resume rebuild the split from the config: training on another would mix them."""
     mnist = load("mnist", mnist_gz_dir, validation=1000, seed=0, download=False)
@@ -381,6 +420,10 @@ def test_data_must_be_the_split_the_config_describes(tmp_path, mnist_gz_dir):
     assert not (tmp_path / "run").exists()
     cfg["train"]["seed"] = 0
     training.train(from_dict(cfg), mnist, tmp_path / "run")
+    # With no validation examples the seed splits nothing: any seed is the same data.
+    whole = load("mnist", mnist_gz_dir, validation=0, seed=0, download=False)
+    cfg.update(data={"validation": 0}, train={**cfg["train"], "seed": 7})
+    training.train(from_dict(cfg), whole, tmp_path / "run2")
 
 
 def test_data_of_the_callers_own_is_not_recorded(data, tmp_path):
