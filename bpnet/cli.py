@@ -245,8 +245,7 @@ def train(config_path, overrides, out, data_dir, resume, quiet):
         if not last.exists():
             raise
         _quiet(sys.stdout)
-        raise Interrupted(f"the reader of the output went away; saved {last}; "
-                          f"continue with: bpnet train --resume {run_dir}", signal.SIGPIPE, last) from None
+        raise training.interrupted("the reader of the output went away", signal.SIGPIPE, last, run_dir) from None
     finally:
         reporter.close()
     click.echo(f"best epoch {result.best_epoch}: {result.best_path}")

@@ -100,14 +100,11 @@ def load_images(paths, dtype=np.float32):
 def _open(path):
     """Open, fully decode and orient the first frame of ``path``; ImageError (no path) otherwise."""
     try:
-        missing, folder = not path.exists(), path.is_dir()
-    except OSError as exc:                          # a name too long, a folder that may not be entered
-        raise ImageError(f"cannot read the image ({exc.strerror or exc})") from None
-    if missing:
-        raise ImageError("no such file")
-    if folder:
-        raise ImageError("is a directory, not an image file")
-    try:
+        # exists() raises for a name too long or a folder that may not be entered: the OSError below
+        if not path.exists():
+            raise ImageError("no such file")
+        if path.is_dir():
+            raise ImageError("is a directory, not an image file")
         # Image.open refuses more than 2 * Image.MAX_IMAGE_PIXELS and only warns
         # above MAX_IMAGE_PIXELS; here the warning is an error too: nobody draws a
         # digit on that many pixels, and decoding them could exhaust memory.

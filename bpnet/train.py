@@ -364,7 +364,7 @@ class Run:
                           "epoch_rng": None, "best_val_accuracy": -1.0, "best_epoch": 0}
             self.history = []
         else:
-            _check_resume(self.last_path, resume, config)       # train(resume=) from Python skips load_for_resume
+            check_resumable(self.last_path, resume, config)     # train(resume=) from Python skips load_for_resume
             self.network = resume.network
             self.optimizer.load_state(resume.optimizer_state)
             self.state = {k: resume.meta[k] for k in STATE_KEYS if k != "rng"}
@@ -376,7 +376,6 @@ class Run:
         self.workspace = Workspace()
         self.params = self.network.parameters()
         if resume is not None:
-            check_resumable(self.last_path, resume, config)
             if resume.meta["batch"] >= self.batches.count:
                 raise CheckpointError(f"{self.last_path}: saved at batch {resume.meta['batch']} "
                                       f"of an epoch of {self.batches.count}")
@@ -547,11 +546,12 @@ def _diverged(what, epoch, step, lr, last_path):
 
 
 def _interrupted(signum, last_path, run_dir):
-    name = signal.Signals(signum).name
-    return Interrupted(
-        f"interrupted by {name}; saved {last_path}; continue with: bpnet train --resume {run_dir}",
-        signum, last_path,
-    )
+    return interrupted(f"interrupted by {signal.Signals(signum).name}", signum, last_path, run_dir)
+
+
+def interrupted(why, signum, last_path, run_dir):
+    """The :class:`Interrupted` of a run stopped for ``why`` after saving ``last_path``: how to go on."""
+    return Interrupted(f"{why}; saved {last_path}; continue with: bpnet train --resume {run_dir}", signum, last_path)
 
 
 # ----------------------------------------------------------------------------- resume
@@ -586,9 +586,13 @@ def load_for_resume(run_dir, overrides=()):
 
 
 def check_resumable(path, resume, config):
-    """The checkpoint's weights and optimiser state are what this config's optimiser needs to go
-    on exactly where it stopped: the run's dtype, every state array, shaped like its parameter,
+    """``resume`` can go on exactly where it stopped as the run folder's ``path`` (its last.npz):
+    it is that file; ``config`` changes only what --set may change on resuming; its training
+    state is sound (see _check_state); and its weights and optimiser state are what this
+    config's optimiser needs: the run's dtype, every state array, shaped like its parameter,
     finite, and nothing of another optimiser."""
+    _check_same_run(path, resume, config)
+    _check_state(path, resume.meta)
     if resume.network.dtype != np.dtype(config.train.dtype):
         raise CheckpointError(f"{path}: its weights are {resume.network.dtype} but its config says "
                               f"train.dtype {config.train.dtype}")
@@ -633,21 +637,22 @@ def _is_count(value):
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def _check_resume(last_path, resume, config):
-    """``resume`` is the last.npz of the run folder it continues in, and ``config`` changes only
-    what --set may change on resuming; then its training state (see _check_state)."""
-    if resume.path is not None and Path(resume.path).resolve() != Path(last_path).resolve():
-        if Path(resume.path).resolve().parent == Path(last_path).resolve().parent:
+def _check_same_run(last_path, resume, config):
+    """``resume`` was loaded from ``last_path`` (where known), and ``config`` is its config but
+    for what --set may change on resuming."""
+    if resume.path is not None:
+        loaded, last = Path(resume.path).resolve(), Path(last_path).resolve()
+        if loaded.parent == last.parent and loaded != last:
             raise ConfigError(f"{resume.path}: a run resumes from its last.npz, {last_path}")
-        raise ConfigError(f"{resume.path} is not {last_path}: a run continues in its own folder")
+        if loaded != last:
+            raise ConfigError(f"{resume.path} is not {last_path}: a run continues in its own folder")
     theirs, ours = resume.config.to_dict(), config.to_dict()
     for section, values in ours.items():
         for key, value in values.items():
-            name = f"{section}.{key}"
-            if name not in RESUMABLE_OVERRIDES and theirs.get(section, {}).get(key) != value:
-                raise ConfigError(f"{name} cannot change when resuming ({theirs.get(section, {}).get(key)!r} "
-                                  f"in {last_path}, {value!r} now); only {', '.join(RESUMABLE_OVERRIDES)} can")
-    _check_state(last_path, resume.meta)
+            name, before = f"{section}.{key}", theirs.get(section, {}).get(key)
+            if name not in RESUMABLE_OVERRIDES and before != value:
+                raise ConfigError(f"{name} cannot change when resuming ({before!r} in {last_path}, {value!r} now); "
+                                  f"only {', '.join(RESUMABLE_OVERRIDES)} can")
 
 
 def _check_state(path, meta):

@@ -25,6 +25,11 @@ from bpnet.optim import make_optimizer
 PHASES = ("gather", "forward", "cost", "backward", "update", "metrics")
 
 
+def product_flops(A, B):
+    """2·m·k·n for A (m, k) times B (k, n), or a vector B (k,)."""
+    return 2 * A.size * (B.shape[1] if B.ndim == 2 else 1)
+
+
 def time_products(totals, calls):
     """Wrap np.matmul and blas.gemm, as the network calls them, so that each product's seconds
     and FLOPs (2·m·k·n) add up in ``totals`` and the call itself is appended to ``calls``;
@@ -42,7 +47,7 @@ def time_products(totals, calls):
                 return function(A, B, *args, **kwargs)
             finally:
                 totals["products"] += time.perf_counter() - start
-                totals["flops"] += 2 * A.size * (B.shape[1] if B.ndim == 2 else 1)
+                totals["flops"] += product_flops(A, B)
                 running.pop()
         return wrapper
 
@@ -57,7 +62,7 @@ def time_products(totals, calls):
 def time_bare(calls, steps):
     """The products of one step replayed back to back, on the same arrays, ``steps`` times:
     nothing else runs between them. The median ms per step and the GFLOP/s it gives."""
-    flops = sum(2 * A.size * (B.shape[1] if B.ndim == 2 else 1) for _, A, B, _, _ in calls)
+    flops = sum(product_flops(A, B) for _, A, B, _, _ in calls)
     seconds = []
     for _ in range(steps):
         start = time.perf_counter()
