@@ -213,22 +213,25 @@ def train(config_path, overrides, out, data_dir, resume, quiet):
     """
     from . import config as config_module
     from . import train as training
+    from .interrupts import interrupted
     from .network import Network
+    from .resume import load_for_resume, recorded_data_dir
+    from .runs import check_new_run_dir, new_run_dir
 
     if resume:
         if config_path or out:
             raise click.UsageError("--resume takes the config and the folder from RUN; "
                                    "drop --config and --out (use --set train.epochs=N to extend)")
-        ckpt, config = training.load_for_resume(resume, overrides)
+        ckpt, config = load_for_resume(resume, overrides)
         run_dir = Path(resume).resolve() if Path(resume).is_symlink() else Path(resume)
     else:
         config_path = config_path or "mnist"
         ckpt, config = None, config_module.load(config_path, overrides)
-        run_dir = Path(out) if out else training.new_run_dir(config_module.config_name(config_path))
-        training.check_new_run_dir(run_dir)
+        run_dir = Path(out) if out else new_run_dir(config_module.config_name(config_path))
+        check_new_run_dir(run_dir)
 
     show = _show_progress(quiet)
-    recorded = training.recorded_data_dir(Path(resume) / "last.npz", ckpt.meta) if ckpt else None
+    recorded = recorded_data_dir(Path(resume) / "last.npz", ckpt.meta) if ckpt else None
     data = training.load_data_for(config, data_dir, progress=_tqdm_factory(show), recorded=recorded)
     network = ckpt.network if ckpt else Network.for_mnist(config.model, config.train.dtype)
     verb = "Resuming" if ckpt else "Training"
@@ -245,7 +248,7 @@ def train(config_path, overrides, out, data_dir, resume, quiet):
         if not last.exists():
             raise
         _quiet(sys.stdout)
-        raise training.interrupted("the reader of the output went away", signal.SIGPIPE, last, run_dir) from None
+        raise interrupted("the reader of the output went away", signal.SIGPIPE, last, run_dir) from None
     finally:
         reporter.close()
     click.echo(f"best epoch {result.best_epoch}: {result.best_path}")
@@ -284,7 +287,8 @@ def evaluate(checkpoint_path, split, data_dir, as_json):
     """
     from . import checkpoint
     from .evaluate import report
-    from .train import load_data_for, recorded_data_dir
+    from .resume import recorded_data_dir
+    from .train import load_data_for
 
     ckpt = checkpoint.load(checkpoint_path)
     data = load_data_for(ckpt.config, data_dir, progress=_tqdm_factory(_show_progress(as_json)),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .errors import BpnetError, InputError
 from .files import atomic_write
-from .train import read_metrics
+from .runs import read_metrics
 
 FORMATS = ("png", "svg", "pdf")
 

@@ -1,49 +1,32 @@
-"""Training by minibatch (or full-batch) gradient descent, with a run folder and resumable state.
+"""Training by minibatch (or full-batch) gradient descent: the loop.
 
-The loop reports through callbacks and a returned history; it never prints.
-A run folder holds ``config.yaml``, ``metrics.jsonl`` (one JSON object per
-reported epoch), ``last.npz`` (the latest state, resumable) and ``best.npz``
-(the best validation accuracy so far); a ``latest`` link beside it points at the newest run.
+The loop reports through callbacks and a returned history; it never prints. What it
+writes (the run folder, metrics.jsonl) is :mod:`bpnet.runs`; how it stops on a signal,
+:mod:`bpnet.interrupts`; how a stopped run goes on, :mod:`bpnet.resume`; the batches,
+:mod:`bpnet.batches`; the learning rate of each step, :mod:`bpnet.schedules`.
 """
 
-import copy
-import json
 import math
-import os
 import signal
-import threading
 import time
 from dataclasses import asdict, dataclass
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
 from . import checkpoint
-from .config import is_number
-from .data import N_CLASSES, N_PIXELS, load as load_data, one_hot, resolve_data_dir, scale_rows
-from .errors import BpnetError, CheckpointError, ConfigError, DivergedError, Interrupted
+from .batches import Batches
+from .data import load as load_data, resolve_data_dir
+from .errors import CheckpointError, ConfigError, DivergedError, Interrupted
 from .evaluate import evaluate
-from .files import atomic_write, missing_folders, remove_empty_folders, remove_quietly
+from .files import missing_folders
+from .interrupts import StopFlag, interrupted_by_signal
 from .network import Network, Workspace
-from .optim import SCALARS, make_optimizer
-
-RESUMABLE_OVERRIDES = ("train.epochs", "train.lr", "train.log_every")
-STATE_KEYS = ("epoch", "step", "batch", "sums", "epoch_rng", "best_val_accuracy", "best_epoch", "rng")
-
-
-@dataclass
-class EpochRecord:
-    """One line of metrics.jsonl."""
-
-    epoch: int
-    step: int
-    train_loss: float
-    train_accuracy: float
-    val_loss: "float | None"        # None without a validation set
-    val_accuracy: "float | None"
-    seconds: float          # training only, without validation
-    lr: float
+from .optim import make_optimizer
+from .resume import STATE_KEYS, check_resumable, recorded_data_dir, resumed_history, rng_from_state
+from .runs import (EpochRecord, check_new_run_dir, link_latest, new_run_dir, prepare_run_dir, read_metrics,
+                   remove_unfinished_run, write_metrics)
+from .schedules import learning_rate
 
 
 @dataclass
@@ -55,166 +38,6 @@ class Result:
     best_epoch: int
     test: dict              # loss and accuracy of best.npz on the test set
 
-
-# ----------------------------------------------------------------------------- run folders
-
-def new_run_dir(name, root="runs"):
-    """A fresh folder ``root/<name>-<YYYYmmdd-HHMMSS>`` (a suffix keeps it unique)."""
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = Path(root) / f"{name}-{stamp}"
-    run_dir, n = base, 1
-    while run_dir.exists():
-        n += 1
-        run_dir = base.with_name(f"{base.name}-{n}")
-    return run_dir
-
-
-def link_latest(run_dir):
-    """Point ``<parent>/latest`` at ``run_dir`` (a relative symlink, replaced atomically)."""
-    run_dir = Path(run_dir)
-    link = run_dir.parent / "latest"
-    if run_dir.name == "latest" or (link.exists() and not link.is_symlink()):
-        return              # never replace a folder or file that someone named "latest"
-    tmp = run_dir.parent / f".latest.{os.getpid()}"
-    try:
-        if tmp.is_symlink():
-            tmp.unlink()
-        tmp.symlink_to(run_dir.name, target_is_directory=True)
-        os.replace(tmp, link)
-    except OSError:
-        pass   # a filesystem without symlinks: `latest` is a convenience, not the record
-
-
-def check_new_run_dir(run_dir):
-    """A new run must not write into a folder that already holds files (another run's), and
-    must be able to create its folder: both are known before any data is loaded."""
-    run_dir = Path(run_dir)
-    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
-        raise ConfigError(f"{run_dir}: already exists and is not empty; "
-                          f"continue it with --resume {run_dir} or choose another --out")
-    created = missing_folders(run_dir)
-    try:
-        _make_run_dir(run_dir)
-    finally:
-        remove_empty_folders(created)           # only a probe: Run creates it for real
-
-
-def _make_run_dir(run_dir):
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise BpnetError(f"{run_dir}: cannot create the run folder ({exc.strerror or exc})") from None
-
-
-def prepare_run_dir(run_dir, config):
-    """Create the run folder and write its config.yaml."""
-    run_dir = Path(run_dir)
-    _make_run_dir(run_dir)
-    try:
-        atomic_write(run_dir / "config.yaml", lambda f: f.write(config.to_yaml().encode()))
-    except OSError as exc:
-        raise BpnetError(f"{run_dir / 'config.yaml'}: cannot write ({exc.strerror or exc})") from None
-    return run_dir
-
-
-def remove_unfinished_run(run_dir, created):
-    """Take back what a new run wrote before its first last.npz: a folder that can neither be
-    resumed nor reused with --out helps nobody. ``created``: the folders the run made."""
-    for name in ("best.npz", "metrics.jsonl", "config.yaml"):
-        remove_quietly(Path(run_dir) / name)
-    remove_empty_folders(created)
-
-
-def write_metrics(run_dir, records):
-    """Write metrics.jsonl whole, through a temporary file: a crash leaves the old file or the
-    new one, never half a line (a few hundred bytes an epoch, so rewriting costs nothing)."""
-    text = "".join(json.dumps(asdict(record)) + "\n" for record in records)
-    try:
-        atomic_write(Path(run_dir) / "metrics.jsonl", lambda f: f.write(text.encode()))
-    except OSError as exc:
-        raise BpnetError(f"{run_dir}/metrics.jsonl: cannot write ({exc.strerror or exc})") from None
-
-
-def read_metrics(run_dir):
-    """The EpochRecords of metrics.jsonl (an empty list if there is none yet)."""
-    path = Path(run_dir) / "metrics.jsonl"
-    if not path.exists():
-        return []
-    if not path.is_file():
-        raise CheckpointError(f"{path}: not a file")
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError:
-        raise CheckpointError(f"{path}: not UTF-8 text") from None
-    records = []
-    for n, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = _record(json.loads(line))
-        except (ValueError, RecursionError):
-            record = None
-        if record is None or (records and record.epoch <= records[-1].epoch):
-            raise CheckpointError(f"{path}: line {n} is damaged")
-        records.append(record)
-    return records
-
-
-def _record(fields):
-    """The EpochRecord of a JSON object, or None if it is not one an epoch can have reported."""
-    try:
-        record = EpochRecord(**fields)
-    except TypeError:
-        return None
-    return record if _valid_record(record) else None
-
-
-def _valid_record(record):
-    """What an epoch can have reported: epoch ≥ 1, costs and seconds ≥ 0, accuracies in [0, 1],
-    all finite; the validation ones may be null (no validation set)."""
-    def loss(x):
-        return _is_finite(x) and x >= 0
-
-    def accuracy(x):
-        return _is_finite(x) and 0 <= x <= 1
-
-    return (_is_count(record.epoch) and record.epoch >= 1 and _is_count(record.step)
-            and loss(record.train_loss) and accuracy(record.train_accuracy)
-            and loss(record.seconds) and _is_finite(record.lr)
-            and (record.val_loss is None or loss(record.val_loss))
-            and (record.val_accuracy is None or accuracy(record.val_accuracy)))
-
-
-# ----------------------------------------------------------------------------- signals
-
-class StopFlag:
-    """Turns SIGINT and SIGTERM into a flag that the loop checks after each batch.
-
-    The current batch finishes and the state is saved before the loop stops. A
-    second Ctrl-C stops at once (the last saved checkpoint stays as it was).
-    """
-
-    def __init__(self):
-        self.signum = None
-        self._previous = {}
-
-    def _handle(self, signum, frame):
-        if self.signum == signal.SIGINT and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        self.signum = signum
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                self._previous[signum] = signal.signal(signum, self._handle)
-        return self
-
-    def __exit__(self, *exc):
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
-
-
-# ----------------------------------------------------------------------------- the loop
 
 def load_data_for(config, data_dir=None, progress=None, recorded=None):
     """The dataset, validation split and data folder (``data_dir`` first) that ``config`` names.
@@ -244,105 +67,6 @@ def check_data_fits(config, data):
                           f"load it with bpnet.train.load_data_for(config)")
 
 
-def recorded_data_dir(path, meta):
-    """The data folder the run that saved checkpoint ``path`` read (absolute), or None if it has none."""
-    folder = meta.get("data_dir")
-    if folder is not None and not (isinstance(folder, str) and folder):
-        raise CheckpointError(f"{path}: its data folder is damaged")
-    return folder
-
-
-CHUNK = 1024    # the widest column matrix one forward/backward pass takes (measured best of 512-4096)
-
-
-class Batches:
-    """Shuffled minibatches of a split, each given as column chunks (A⁰, Y, labels).
-
-    Examples are uint8 rows; a batch gathers whole rows (contiguous memory) and
-    scales them into a float buffer of shape (B, 784), whose transpose is the
-    column matrix A⁰ (784, B) the math wants, a view, not a copy.
-
-    A batch wider than ``chunk`` columns (full-batch gradient descent) comes in
-    chunks of at most ``chunk`` columns, whose gradients the training step adds up:
-    ∂C/∂W^l = (1/N) Σ_c Δ^l_c (A^{l-1}_c)ᵀ. A chunk's A⁰ is converted from uint8 on the
-    fly and is still in cache for its backward pass; for seed 001's 784-10-10 network
-    that measured about 20% faster than passes over a float copy of the whole split,
-    a copy (172 MB for MNIST) that is then never made.
-    """
-
-    def __init__(self, split, batch_size, dtype, chunk=CHUNK):
-        self.split, self.dtype = split, np.dtype(dtype)
-        n = len(split)
-        self.size = n if batch_size == "full" else min(int(batch_size), n)
-        self.count = -(-n // self.size)
-        self.chunk = min(self.size, int(chunk))
-        self.raw = np.empty((self.chunk, N_PIXELS), np.uint8)                  # (B, 784)
-        self.rows = np.empty((self.chunk, N_PIXELS), self.dtype)               # (B, 784)
-        self.Y = np.zeros((N_CLASSES, self.chunk), self.dtype, order="F")      # (10, B), like A
-
-    def order(self, rng):
-        """This epoch's permutation (no draw for full batch: the order does not matter)."""
-        return None if self.count == 1 else rng.permutation(len(self.split))
-
-    def length(self, i):
-        """The number of examples in batch i (the last one may be short)."""
-        return min(self.size, len(self.split) - i * self.size)
-
-    def get(self, order, i):
-        """Batch i as a generator of chunks (A⁰ (784, n), Y (10, n), labels (n,)).
-
-        The chunks share buffers: each is valid until the next one is drawn.
-        """
-        start = i * self.size
-        for s in range(start, start + self.length(i), self.chunk):
-            e = min(s + self.chunk, start + self.length(i))
-            if order is None:
-                raw, labels = self.split.images[s:e], self.split.labels[s:e]
-            else:
-                # Gathering whole uint8 rows into a reused buffer and then converting was the
-                # fastest gather measured (a quarter of the bytes of a float32 copy of the data).
-                # mode="clip" lets np.take write straight into the buffer (the default "raise"
-                # copies through a temporary, slower than fancy indexing); a permutation's
-                # indices are always in range.
-                idx = order[s:e]
-                raw = np.take(self.split.images, idx, axis=0, out=self.raw[:e - s], mode="clip")
-                labels = self.split.labels[idx]
-            n = e - s
-            A0 = scale_rows(raw, out=self.rows[:n]).T                                # (784, n)
-            yield A0, one_hot(labels, out=self.Y[:, :n]), labels                    # Y (10, n)
-
-
-def learning_rate(train_config, step, total_steps):
-    """The learning rate for step ``step`` (0-based) of ``total_steps``.
-
-    cosine: α·½(1 + cos(π·step/total)), large steps first and small ones at the end,
-    which settles into a better minimum than a constant α in the same number of epochs.
-    """
-    if train_config.schedule == "cosine":
-        return train_config.lr * 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps))
-    return train_config.lr
-
-
-def _resumed_history(records, resume, last_path):
-    """The metrics of the epochs ``last.npz`` has done: those in metrics.jsonl, and the last
-    one from the checkpoint itself if the run stopped before metrics.jsonl was written."""
-    done = resume.meta["epoch"]
-    history = [record for record in records if record.epoch <= done]
-    saved = resume.meta.get("metrics")
-    if saved is not None and (not history or history[-1].epoch < done):
-        record = _record(saved) if isinstance(saved, dict) else None
-        if record is None:
-            raise CheckpointError(f"{last_path}: its metrics are damaged")
-        history.append(record)
-    return history
-
-
-def _rng_from_state(state):
-    rng = np.random.default_rng()
-    rng.bit_generator.state = state
-    return rng
-
-
 class Run:
     """One training run: the network, the optimiser, the data and the resumable state.
 
@@ -370,8 +94,8 @@ class Run:
             self.state = {k: resume.meta[k] for k in STATE_KEYS if k != "rng"}
             self.state["seconds"] = float(resume.meta.get("seconds", 0.0))
             # Stopped mid-epoch: replay this epoch's shuffle from the state it started with.
-            self.rng = _rng_from_state(resume.meta["epoch_rng"] if self.state["batch"] else resume.meta["rng"])
-            self.history = _resumed_history(read_metrics(self.run_dir), resume, self.last_path)
+            self.rng = rng_from_state(resume.meta["epoch_rng"] if self.state["batch"] else resume.meta["rng"])
+            self.history = resumed_history(read_metrics(self.run_dir), resume, self.last_path)
         self.batches = Batches(data.train, self.t.batch_size, self.t.dtype)
         self.workspace = Workspace()
         self.params = self.network.parameters()
@@ -437,7 +161,7 @@ class Run:
             if stop.signum is not None and i + 1 < self.batches.count:
                 state.update(batch=i + 1, sums=sums, seconds=time.perf_counter() - started)
                 self.save(self.last_path)
-                raise _interrupted(stop.signum, self.last_path, self.run_dir)
+                raise interrupted_by_signal(stop.signum, self.last_path, self.run_dir)
         state.update(epoch=epoch, batch=0, sums=[0.0, 0, 0], seconds=0.0)
         return time.perf_counter() - started, sums
 
@@ -458,7 +182,7 @@ class Run:
             self.save(self.best_path, record)
         self.save(self.last_path, record)
         # After last.npz: a crash in between leaves metrics.jsonl a line short, and the
-        # resumed run takes that line from last.npz (see _resumed_history).
+        # resumed run takes that line from last.npz (see resumed_history).
         write_metrics(self.run_dir, self.history + [record])
         self.history.append(record)
         return record
@@ -526,7 +250,7 @@ def _train_and_test(run, stop, on_batch, on_epoch):
             elif stop.signum is not None:
                 run.save(run.last_path)          # what an uninterrupted run would not have reported
             if stop.signum is not None:
-                raise _interrupted(stop.signum, run.last_path, run.run_dir)
+                raise interrupted_by_signal(stop.signum, run.last_path, run.run_dir)
     test = run.test()
     if stop.signum is not None:          # the signal came during the test: it finished, so say it
         name = signal.Signals(stop.signum).name
@@ -544,132 +268,3 @@ def _diverged(what, epoch, step, lr, last_path):
         f"{saved}; try a smaller train.lr"
     )
 
-
-def _interrupted(signum, last_path, run_dir):
-    return interrupted(f"interrupted by {signal.Signals(signum).name}", signum, last_path, run_dir)
-
-
-def interrupted(why, signum, last_path, run_dir):
-    """The :class:`Interrupted` of a run stopped for ``why`` after saving ``last_path``: how to go on."""
-    return Interrupted(f"{why}; saved {last_path}; continue with: bpnet train --resume {run_dir}", signum, last_path)
-
-
-# ----------------------------------------------------------------------------- resume
-
-def load_for_resume(run_dir, overrides=()):
-    """The checkpoint and config to continue ``run_dir`` with, ``--set`` overrides applied.
-
-    Only keys that do not change what was learned so far may be overridden:
-    train.epochs (to extend a finished run), train.lr and train.log_every.
-    """
-    from .config import apply_overrides, blame, from_dict
-
-    run_dir = Path(run_dir)
-    last = run_dir / "last.npz"
-    if not last.is_file():
-        raise ConfigError(f"{run_dir}: no last.npz to resume from")
-    ckpt = checkpoint.load(last)
-    _check_state(last, ckpt.meta)
-    for item in overrides:
-        key = item.partition("=")[0].strip()
-        if key not in RESUMABLE_OVERRIDES:
-            raise ConfigError(f"--set {key} cannot change when resuming; only {', '.join(RESUMABLE_OVERRIDES)} can")
-    try:
-        config = from_dict(apply_overrides(copy.deepcopy(ckpt.config.to_dict()), overrides))
-    except ConfigError as exc:
-        raise blame(exc, overrides, str(last)) from None
-    if config.train.epochs < ckpt.meta["epoch"]:
-        raise ConfigError(f"train.epochs={config.train.epochs} is fewer than the {ckpt.meta['epoch']} "
-                          f"epochs {run_dir} has already trained")
-    check_resumable(last, ckpt, config)           # before any data is loaded
-    return ckpt, config
-
-
-def check_resumable(path, resume, config):
-    """``resume`` can go on exactly where it stopped as the run folder's ``path`` (its last.npz):
-    it is that file; ``config`` changes only what --set may change on resuming; its training
-    state is sound (see _check_state); and its weights and optimiser state are what this
-    config's optimiser needs: the run's dtype, every state array, shaped like its parameter,
-    finite, and nothing of another optimiser."""
-    _check_same_run(path, resume, config)
-    _check_state(path, resume.meta)
-    if resume.network.dtype != np.dtype(config.train.dtype):
-        raise CheckpointError(f"{path}: its weights are {resume.network.dtype} but its config says "
-                              f"train.dtype {config.train.dtype}")
-    optimizer, state = make_optimizer(config.train), resume.optimizer_state
-    params = resume.network.parameters()
-    shapes = {name: (p.shape, p.dtype) for name, p in params}
-    for key, value in state.items():
-        slot, _, name = key.partition("_")
-        if key in SCALARS:
-            if not _valid_scalar(key, value) or key not in optimizer.scalars:
-                raise CheckpointError(f"{path}: optimiser state {key} is damaged")
-        elif slot not in optimizer.slots:
-            # e.g. the v_* velocities that bpnet kept before it stored momentum as u = αv
-            raise CheckpointError(f"{path}: optimiser state {key} is not {type(optimizer).__name__}'s "
-                                  f"(a checkpoint of another bpnet version?); it cannot be resumed")
-        elif name not in shapes or (value.shape, value.dtype) != shapes[name]:
-            raise CheckpointError(f"{path}: optimiser state {key} does not fit the network")
-        elif not np.isfinite(value).all():
-            raise CheckpointError(f"{path}: optimiser state {key} holds NaN or infinite values")
-    # Every step creates all of them, so a checkpoint past step 0 without one was tampered with.
-    needed = [f"{slot}_{name}" for slot in optimizer.slots for name, _ in params] + list(optimizer.scalars)
-    missing = [key for key in needed if key not in state]
-    if missing and resume.meta["step"] > 0:
-        raise CheckpointError(f"{path}: optimiser state {missing[0]} is missing; it cannot be resumed exactly")
-
-
-def _valid_scalar(key, value):
-    """``t`` (Adam's step count) is an integer ≥ 0; ``lr`` (momentum's last α) a finite float > 0."""
-    if value.shape != ():
-        return False
-    if key == "t":
-        return value.dtype.kind in "iu" and int(value) >= 0
-    return value.dtype.kind == "f" and math.isfinite(float(value)) and float(value) > 0
-
-
-def _is_finite(value):
-    """A JSON number that is not NaN or infinite (they would end up in metrics.jsonl)."""
-    return is_number(value) and math.isfinite(value)
-
-
-def _is_count(value):
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def _check_same_run(last_path, resume, config):
-    """``resume`` was loaded from ``last_path`` (where known), and ``config`` is its config but
-    for what --set may change on resuming."""
-    if resume.path is not None:
-        loaded, last = Path(resume.path).resolve(), Path(last_path).resolve()
-        if loaded.parent == last.parent and loaded != last:
-            raise ConfigError(f"{resume.path}: a run resumes from its last.npz, {last_path}")
-        if loaded != last:
-            raise ConfigError(f"{resume.path} is not {last_path}: a run continues in its own folder")
-    theirs, ours = resume.config.to_dict(), config.to_dict()
-    for section, values in ours.items():
-        for key, value in values.items():
-            name, before = f"{section}.{key}", theirs.get(section, {}).get(key)
-            if name not in RESUMABLE_OVERRIDES and before != value:
-                raise ConfigError(f"{name} cannot change when resuming ({before!r} in {last_path}, {value!r} now); "
-                                  f"only {', '.join(RESUMABLE_OVERRIDES)} can")
-
-
-def _check_state(path, meta):
-    """The training state in a checkpoint's metadata has the types and ranges train() relies on."""
-    missing = [key for key in STATE_KEYS if key not in meta]
-    if missing:
-        raise CheckpointError(f"{path}: not a resumable training checkpoint (no {', '.join(missing)})")
-    sums = meta["sums"]
-    ok = (all(_is_count(meta[k]) for k in ("epoch", "step", "batch", "best_epoch"))
-          and _is_finite(meta["best_val_accuracy"])
-          and _is_finite(meta.get("seconds", 0.0)) and meta.get("seconds", 0.0) >= 0
-          and isinstance(sums, list) and len(sums) == 3 and all(_is_finite(x) for x in sums))
-    if not ok:
-        raise CheckpointError(f"{path}: its training state is damaged")
-    try:
-        _rng_from_state(meta["rng"])
-        if meta["batch"]:
-            _rng_from_state(meta["epoch_rng"])
-    except (TypeError, ValueError, KeyError, OverflowError):
-        raise CheckpointError(f"{path}: its random-generator state is damaged") from None

@@ -17,7 +17,8 @@ import time
 
 import numpy as np
 
-from bpnet import data, train
+from bpnet import data
+from bpnet.batches import Batches
 from bpnet.config import from_dict
 from bpnet.network import Network, Workspace
 from bpnet.optim import make_optimizer
@@ -36,7 +37,7 @@ def main():
     config = from_dict({"model": {"hidden": hidden}, "train": {"lr": 0.05, "optimizer": "momentum"}})
     network = Network.for_mnist(config.model).initialise("he", np.random.default_rng(0))
     optimizer, workspace, params = make_optimizer(config.train), Workspace(), network.parameters()
-    batches = train.Batches(mnist.train, 128, np.float32)
+    batches = Batches(mnist.train, 128, np.float32)
     order = batches.order(np.random.default_rng(0))
 
     def step(i, fused):

@@ -17,7 +17,8 @@ import time
 import numpy as np
 from bench import gemm_worker
 
-from bpnet import blas, data, train
+from bpnet import blas, data
+from bpnet.batches import CHUNK, Batches
 from bpnet.config import from_dict
 from bpnet.network import Network, Workspace
 from bpnet.optim import make_optimizer
@@ -87,15 +88,15 @@ def main():
                              "against the GEMM peak as scripts/bench.py measures it")
     parser.add_argument("--data-dir", default=os.environ.get("BPNET_DATA_DIR", "../shared/data/mnist"))
     args = parser.parse_args()
-    if args.batch_size > train.CHUNK:
-        parser.error(f"--batch-size must be at most {train.CHUNK}: this times one-chunk minibatches")
+    if args.batch_size > CHUNK:
+        parser.error(f"--batch-size must be at most {CHUNK}: this times one-chunk minibatches")
 
     mnist = data.load("mnist", args.data_dir, validation=5000, seed=0, download=False)
     hidden = [int(n) for n in args.hidden.split(",") if n]
     config = from_dict({"model": {"hidden": hidden}, "train": {"lr": 0.05, "optimizer": "momentum"}})
     network = Network.for_mnist(config.model).initialise("he", np.random.default_rng(0))
     optimizer, workspace, params = make_optimizer(config.train), Workspace(), network.parameters()
-    batches = train.Batches(mnist.train, args.batch_size, np.float32)
+    batches = Batches(mnist.train, args.batch_size, np.float32)
     order = batches.order(np.random.default_rng(0))
 
     totals, products, calls = dict.fromkeys(PHASES, 0.0), {"products": 0.0, "flops": 0}, []

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from bpnet import train as training
+from bpnet import runs
 from bpnet.cli import cli
 from bpnet.errors import BpnetError, CheckpointError, InputError
 from bpnet.plot import _figure, plot_run
@@ -17,11 +17,11 @@ from bpnet.plot import _figure, plot_run
 def run_with_metrics(folder, epochs=3, validation=True):
     """A run folder whose metrics.jsonl holds ``epochs`` records (no training needed)."""
     folder.mkdir()
-    records = [training.EpochRecord(epoch=e, step=10 * e, train_loss=1.0 / e, train_accuracy=0.5 + 0.1 * e,
+    records = [runs.EpochRecord(epoch=e, step=10 * e, train_loss=1.0 / e, train_accuracy=0.5 + 0.1 * e,
                                     val_loss=1.2 / e if validation else None,
                                     val_accuracy=0.45 + 0.1 * e if validation else None, seconds=0.5, lr=0.1)
                for e in range(1, epochs + 1)]
-    training.write_metrics(folder, records)
+    runs.write_metrics(folder, records)
     return folder
 
 
@@ -33,7 +33,7 @@ def test_plot_writes_a_png_of_both_panels(tmp_path, validation):
     with Image.open(path) as image:
         assert image.format == "PNG" and image.size == (1000, 400)
     # Both panels drew train, and validation when there was one.
-    figure = _figure("run", training.read_metrics(run))
+    figure = _figure("run", runs.read_metrics(run))
     assert [len(axes.get_lines()) for axes in figure.axes] == ([2, 2] if validation else [1, 1])
 
 
@@ -107,12 +107,12 @@ def test_blank_lines_are_skipped(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     (run / "metrics.jsonl").write_text(json.dumps(GOOD) + "\n\n")
-    assert [r.epoch for r in training.read_metrics(run)] == [1]
+    assert [r.epoch for r in runs.read_metrics(run)] == [1]
 
 
 def test_one_epoch_gets_one_whole_tick_and_out_folders_are_made(tmp_path):
     run = run_with_metrics(tmp_path / "run", epochs=1)
-    figure = _figure("run", training.read_metrics(run))
+    figure = _figure("run", runs.read_metrics(run))
     assert [list(axes.get_xticks()) for axes in figure.axes] == [[1], [1]]
     assert plot_run(run, tmp_path / "new" / "folder" / "c.png").is_file()
     with pytest.raises(InputError, match="must end in .png, .svg or .pdf"):
@@ -120,17 +120,17 @@ def test_one_epoch_gets_one_whole_tick_and_out_folders_are_made(tmp_path):
 
 
 def test_the_cost_axis_is_logarithmic_unless_a_cost_is_zero(tmp_path):
-    records = training.read_metrics(run_with_metrics(tmp_path / "run"))
+    records = runs.read_metrics(run_with_metrics(tmp_path / "run"))
     assert _figure("run", records).axes[0].get_yscale() == "log"
-    records[0] = training.EpochRecord(**{**records[0].__dict__, "train_loss": 0.0})
+    records[0] = runs.EpochRecord(**{**records[0].__dict__, "train_loss": 0.0})
     assert _figure("run", records).axes[0].get_yscale() == "linear"
 
 
 def test_a_huge_finite_cost_plots_without_a_warning(tmp_path):
     run = run_with_metrics(tmp_path / "run")
-    records = training.read_metrics(run)
-    records[0] = training.EpochRecord(**{**records[0].__dict__, "train_loss": 1e308})
-    training.write_metrics(run, records)
+    records = runs.read_metrics(run)
+    records[0] = runs.EpochRecord(**{**records[0].__dict__, "train_loss": 1e308})
+    runs.write_metrics(run, records)
     with warnings.catch_warnings():
         warnings.simplefilter("error")          # any warning fails the test
         assert plot_run(run).is_file()

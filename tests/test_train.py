@@ -9,6 +9,9 @@ import numpy as np
 import pytest
 
 from bpnet import blas, checkpoint, files, train as training
+from bpnet import resume as resume_module
+from bpnet import runs, schedules
+from bpnet.batches import Batches
 from bpnet.config import from_dict
 from bpnet.data import MNIST, Split, load
 from bpnet.errors import BpnetError, CheckpointError, ConfigError, DivergedError, Interrupted
@@ -95,31 +98,31 @@ def test_a_crash_before_metrics_are_written_loses_no_epoch(data, tmp_path, monke
     monkeypatch.setattr(training, "write_metrics", crash_at_epoch_2)
     with pytest.raises(KeyboardInterrupt):
         training.train(config(), data, tmp_path / "run")
-    assert [r.epoch for r in training.read_metrics(tmp_path / "run")] == [1]
+    assert [r.epoch for r in runs.read_metrics(tmp_path / "run")] == [1]
     assert not [p for p in os.listdir(tmp_path / "run") if p.startswith(".")]     # no temporary file
 
     monkeypatch.setattr(training, "write_metrics", write)
-    ckpt, cfg = training.load_for_resume(tmp_path / "run")
+    ckpt, cfg = resume_module.load_for_resume(tmp_path / "run")
     result = training.train(cfg, data, tmp_path / "run", resume=ckpt)
     straight = training.train(config(), data, tmp_path / "straight")
-    for records in (result.history, training.read_metrics(tmp_path / "run")):
+    for records in (result.history, runs.read_metrics(tmp_path / "run")):
         assert [r.epoch for r in records] == [1, 2, 3]
         assert [r.train_loss for r in records] == [r.train_loss for r in straight.history]
 
 
 def test_resumed_history_keeps_only_the_checkpoints_epochs(data, tmp_path):
     training.train(config(epochs=2), data, tmp_path / "run")
-    records, last = training.read_metrics(tmp_path / "run"), tmp_path / "run" / "last.npz"
+    records, last = runs.read_metrics(tmp_path / "run"), tmp_path / "run" / "last.npz"
     ckpt = checkpoint.load(last)
     ckpt.meta["epoch"] = 1                                # as if last.npz were an epoch older
-    assert [r.epoch for r in training._resumed_history(records, ckpt, last)] == [1]
+    assert [r.epoch for r in resume_module.resumed_history(records, ckpt, last)] == [1]
     ckpt.meta.update(epoch=3, metrics={"epoch": 3, "tampered": True})
     with pytest.raises(CheckpointError, match="last.npz: its metrics are damaged"):
-        training._resumed_history(records, ckpt, last)
+        resume_module.resumed_history(records, ckpt, last)
     # Checked like a line of metrics.jsonl: values no epoch can report are damage too.
     ckpt.meta["metrics"] = {**asdict(records[-1]), "epoch": 3, "train_accuracy": 7.5}
     with pytest.raises(CheckpointError, match="last.npz: its metrics are damaged"):
-        training._resumed_history(records, ckpt, last)
+        resume_module.resumed_history(records, ckpt, last)
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
@@ -135,7 +138,7 @@ def test_interrupt_saves_and_resume_matches_an_uninterrupted_run(data, tmp_path,
     saved = checkpoint.load(tmp_path / "cut" / "last.npz").meta
     assert saved["step"] == 17 and saved["seconds"] > 0
 
-    ckpt, cfg2 = training.load_for_resume(tmp_path / "cut")
+    ckpt, cfg2 = resume_module.load_for_resume(tmp_path / "cut")
     result = training.train(cfg2, data, tmp_path / "cut", resume=ckpt)
     assert_same_weights(tmp_path / "straight" / "last.npz", tmp_path / "cut" / "last.npz")
     assert [h.epoch for h in result.history] == [1, 2, 3]
@@ -144,7 +147,7 @@ def test_interrupt_saves_and_resume_matches_an_uninterrupted_run(data, tmp_path,
 
 def test_resume_extends_a_finished_run(data, tmp_path):
     training.train(config(epochs=2), data, tmp_path / "run")
-    ckpt, cfg = training.load_for_resume(tmp_path / "run", ["train.epochs=4"])
+    ckpt, cfg = resume_module.load_for_resume(tmp_path / "run", ["train.epochs=4"])
     result = training.train(cfg, data, tmp_path / "run", resume=ckpt)
     assert [h.epoch for h in result.history] == [1, 2, 3, 4]
     training.train(config(epochs=4), data, tmp_path / "straight")
@@ -154,9 +157,9 @@ def test_resume_extends_a_finished_run(data, tmp_path):
 def test_resume_refuses_changes_that_would_not_continue_the_same_run(data, tmp_path):
     training.train(config(epochs=1), data, tmp_path / "run")
     with pytest.raises(ConfigError, match="model.hidden"):
-        training.load_for_resume(tmp_path / "run", ["model.hidden=[8]"])
+        resume_module.load_for_resume(tmp_path / "run", ["model.hidden=[8]"])
     with pytest.raises(ConfigError, match="no last.npz"):
-        training.load_for_resume(tmp_path / "nothing")
+        resume_module.load_for_resume(tmp_path / "nothing")
 
 
 def test_divergence_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(data, tmp_path):
@@ -164,7 +167,7 @@ def test_divergence_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(
     run = tmp_path / "run"
     training.train(from_dict({**cfg.to_dict(), "train": {**cfg.to_dict()["train"], "epochs": 1}}), data, run)
     before = (run / "last.npz").read_bytes()
-    ckpt, cfg2 = training.load_for_resume(run, ["train.epochs=3", "train.lr=1e30"])
+    ckpt, cfg2 = resume_module.load_for_resume(run, ["train.epochs=3", "train.lr=1e30"])
     with pytest.raises(DivergedError) as info:
         training.train(cfg2, data, run, resume=ckpt)
     message = str(info.value)
@@ -185,7 +188,7 @@ def test_a_full_disk_when_writing_config_yaml_leaves_nothing(data, tmp_path, mon
     def disk_full(path, write, suffix=".tmp"):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(training, "atomic_write", disk_full)
+    monkeypatch.setattr(runs, "atomic_write", disk_full)
     with pytest.raises(BpnetError, match=r"a/b/config.yaml: cannot write \(No space left on device\)"):
         training.train(config(), data, tmp_path / "a" / "b")
     assert os.listdir(tmp_path) == []
@@ -225,8 +228,8 @@ def test_a_signal_while_measuring_the_test_set_stops_after_saving(data, tmp_path
 def test_check_new_run_dir_probes_without_keeping(tmp_path):
     (tmp_path / "a-file").write_text("in the way")
     with pytest.raises(BpnetError, match="a-file/run: cannot create the run folder"):
-        training.check_new_run_dir(tmp_path / "a-file" / "run")
-    training.check_new_run_dir(tmp_path / "new" / "run")       # can be made: only probed, not kept
+        runs.check_new_run_dir(tmp_path / "a-file" / "run")
+    runs.check_new_run_dir(tmp_path / "new" / "run")       # can be made: only probed, not kept
     assert sorted(os.listdir(tmp_path)) == ["a-file"]
 
 
@@ -244,14 +247,14 @@ def test_full_batch_gradient_descent_is_the_seed_001_update(data, tmp_path):
 
 def test_cosine_schedule_goes_from_lr_to_zero():
     t = config(schedule="cosine", lr=0.2).train
-    assert training.learning_rate(t, 0, 100) == pytest.approx(0.2)
-    assert training.learning_rate(t, 50, 100) == pytest.approx(0.1)
-    assert training.learning_rate(t, 100, 100) == pytest.approx(0.0)
-    assert training.learning_rate(config().train, 70, 100) == 0.1
+    assert schedules.learning_rate(t, 0, 100) == pytest.approx(0.2)
+    assert schedules.learning_rate(t, 50, 100) == pytest.approx(0.1)
+    assert schedules.learning_rate(t, 100, 100) == pytest.approx(0.0)
+    assert schedules.learning_rate(config().train, 70, 100) == 0.1
 
 
 def test_minibatches_cover_each_example_once_per_epoch(data):
-    batches = training.Batches(data.train, 64, np.float32)
+    batches = Batches(data.train, 64, np.float32)
     order = batches.order(np.random.default_rng(0))
     seen = np.concatenate([order[i * 64:(i + 1) * 64] for i in range(batches.count)])
     assert sorted(seen) == list(range(len(data.train)))
@@ -264,7 +267,7 @@ def test_minibatches_cover_each_example_once_per_epoch(data):
 
 
 def test_a_wide_batch_comes_in_chunks_that_cover_it_in_order(data):
-    batches = training.Batches(data.train, "full", np.float64, chunk=70)
+    batches = Batches(data.train, "full", np.float64, chunk=70)
     assert batches.count == 1 and batches.order(np.random.default_rng(0)) is None
     chunks = [(A0.copy(), Y.copy(), labels.copy()) for A0, Y, labels in batches.get(None, 0)]
     assert [c[0].shape[1] for c in chunks] == [70] * 8 + [40]                     # 600 examples
@@ -282,8 +285,8 @@ def test_chunked_steps_equal_one_pass_over_the_batch(data, tmp_path, optimizer, 
         monkeypatch.setattr(blas, "MIN_BLAS_SIZE", min_blas_size)
     cfg = config(batch_size="full", optimizer=optimizer, dtype="float64", weight_decay=0.01)
     runs = [training.Run(cfg, data, tmp_path / name) for name in ("whole", "chunks")]
-    whole = training.Batches(data.train, "full", np.float64)
-    chunked = training.Batches(data.train, "full", np.float64, 70)
+    whole = Batches(data.train, "full", np.float64)
+    chunked = Batches(data.train, "full", np.float64, 70)
     for _ in range(3):
         a = runs[0].step(whole.get(None, 0), len(data.train))
         b = runs[1].step(chunked.get(None, 0), len(data.train))
@@ -313,7 +316,7 @@ def assert_resume_refused(data, run, match):
     """load_for_resume (what --resume calls before it loads any data) refuses ``run``, and so
     does the Python API's train(resume=) with the same checkpoint."""
     with pytest.raises(CheckpointError, match=match):
-        training.load_for_resume(run, ["train.epochs=2"])
+        resume_module.load_for_resume(run, ["train.epochs=2"])
     ckpt = checkpoint.load(run / "last.npz")
     cfg = from_dict({**ckpt.config.to_dict(), "train": {**ckpt.config.to_dict()["train"], "epochs": 2}})
     with pytest.raises(CheckpointError, match=match):
@@ -344,7 +347,7 @@ def test_a_run_records_the_absolute_data_folder_it_read(tmp_path, mnist_gz_dir, 
     for name in ("last.npz", "best.npz"):
         meta = checkpoint.load(run / name).meta
         assert meta["data_dir"] == str(mnist_gz_dir.resolve())
-        assert training.recorded_data_dir(run / name, meta) == str(mnist_gz_dir.resolve())
+        assert resume_module.recorded_data_dir(run / name, meta) == str(mnist_gz_dir.resolve())
 
 
 def test_resume_from_python_continues_only_in_the_checkpoints_own_folder(data, tmp_path):
@@ -407,7 +410,7 @@ def test_resume_blames_a_bad_set_on_the_set(data, tmp_path):
     run = tmp_path / "run"
     training.train(config(epochs=1), data, run)
     with pytest.raises(ConfigError, match=r"^--set 'train.lr=-1': train.lr must be > 0, got -1$"):
-        training.load_for_resume(run, ["train.lr=-1"])
+        resume_module.load_for_resume(run, ["train.lr=-1"])
 
 
 def test_data_must_be_the_split_the_config_describes(tmp_path, mnist_gz_dir):
@@ -429,13 +432,13 @@ def test_data_must_be_the_split_the_config_describes(tmp_path, mnist_gz_dir):
 def test_data_of_the_callers_own_is_not_recorded(data, tmp_path):
     training.train(config(epochs=1), data, tmp_path / "run")
     meta = checkpoint.load(tmp_path / "run" / "last.npz").meta
-    assert "data_dir" not in meta and training.recorded_data_dir(tmp_path, meta) is None
+    assert "data_dir" not in meta and resume_module.recorded_data_dir(tmp_path, meta) is None
 
 
 @pytest.mark.parametrize("value", [3, "", ["a"]])
 def test_a_damaged_recorded_data_folder_is_refused(tmp_path, value):
     with pytest.raises(CheckpointError, match="its data folder is damaged"):
-        training.recorded_data_dir(tmp_path / "last.npz", {"data_dir": value})
+        resume_module.recorded_data_dir(tmp_path / "last.npz", {"data_dir": value})
 
 
 def test_the_recorded_data_folder_comes_after_data_dir_and_the_environment(monkeypatch, tmp_path):
@@ -529,7 +532,7 @@ def test_a_batch_wider_than_a_chunk_trains_and_resumes_exactly(tmp_path):
     assert straight.history[-1].train_loss < straight.history[0].train_loss
     with pytest.raises(Interrupted):
         training.train(cfg, wide, tmp_path / "cut", on_batch=interrupt_at_step(3))
-    ckpt, cfg2 = training.load_for_resume(tmp_path / "cut")
+    ckpt, cfg2 = resume_module.load_for_resume(tmp_path / "cut")
     training.train(cfg2, wide, tmp_path / "cut", resume=ckpt)
     assert_same_weights(tmp_path / "straight" / "last.npz", tmp_path / "cut" / "last.npz")
 
@@ -537,10 +540,10 @@ def test_a_batch_wider_than_a_chunk_trains_and_resumes_exactly(tmp_path):
 def test_resume_refuses_fewer_epochs_than_done_and_a_damaged_metrics_file(data, tmp_path):
     training.train(config(epochs=2), data, tmp_path / "run")
     with pytest.raises(ConfigError, match="fewer than the 2 epochs"):
-        training.load_for_resume(tmp_path / "run", ["train.epochs=1"])
+        resume_module.load_for_resume(tmp_path / "run", ["train.epochs=1"])
     with open(tmp_path / "run" / "metrics.jsonl", "a") as f:
         f.write('{"epoch": 3, "trunc')
-    ckpt, cfg = training.load_for_resume(tmp_path / "run", ["train.epochs=3"])
+    ckpt, cfg = resume_module.load_for_resume(tmp_path / "run", ["train.epochs=3"])
     with pytest.raises(CheckpointError, match="metrics.jsonl: line 3 is damaged"):
         training.train(cfg, data, tmp_path / "run", resume=ckpt)
 
@@ -563,7 +566,7 @@ def test_interrupt_at_an_epoch_end_that_is_not_reported_reports_nothing(data, tm
         training.train(cfg, data, tmp_path / "cut", on_batch=interrupt_in_last_batch)
     assert not (tmp_path / "cut" / "metrics.jsonl").exists()
     assert checkpoint.load(tmp_path / "cut" / "last.npz").meta["epoch"] == 1
-    ckpt, cfg2 = training.load_for_resume(tmp_path / "cut")
+    ckpt, cfg2 = resume_module.load_for_resume(tmp_path / "cut")
     training.train(cfg2, data, tmp_path / "cut", resume=ckpt)
     training.train(cfg, data, tmp_path / "straight")
     for name in ("metrics.jsonl",):
@@ -575,7 +578,7 @@ def test_interrupt_at_an_epoch_end_that_is_not_reported_reports_nothing(data, tm
 
 def test_resume_refuses_a_position_past_the_end_of_an_epoch(data, tmp_path):
     run = tampered_run(data, tmp_path / "run", lambda ckpt: ckpt.meta.update(batch=999))
-    ckpt, cfg = training.load_for_resume(run, ["train.epochs=2"])
+    ckpt, cfg = resume_module.load_for_resume(run, ["train.epochs=2"])
     with pytest.raises(CheckpointError, match="saved at batch 999 of an epoch of 12"):
         training.train(cfg, data, run, resume=ckpt)
 
@@ -585,6 +588,6 @@ def test_a_resumed_run_becomes_latest(data, tmp_path):
     for name in ("a", "b"):
         training.train(config(epochs=1), data, runs / name)
     assert (runs / "latest").resolve() == (runs / "b").resolve()
-    ckpt, cfg = training.load_for_resume(runs / "a", ["train.epochs=2"])
+    ckpt, cfg = resume_module.load_for_resume(runs / "a", ["train.epochs=2"])
     training.train(cfg, data, runs / "a", resume=ckpt)
     assert (runs / "latest").resolve() == (runs / "a").resolve()
