@@ -73,9 +73,9 @@ def _optimizer_lines(optimizer, scheduled=False):
     if kind is optim.SGD:
         return [(f"W^l ← W^l − α {g}", f"α = {optimizer.lr:g}", [kind.update])]
     if kind is optim.Momentum:
-        # With a schedule the velocity is rescaled by α/α' (α' the previous step's α), see optim.Momentum.
-        mu = "μ (α/α') U^l" if scheduled else "μ U^l"         # α': the previous step's α
-        return [(f"U^l ← {mu} + α {g}", f"μ = {optimizer.momentum:g}; computed by Network.backward into U",
+        # With a schedule the velocity is rescaled by α/α', α' the previous step's α (see optim.Momentum).
+        mu, previous = ("μ (α/α') U^l", ", α' = last step's α") if scheduled else ("μ U^l", "")
+        return [(f"U^l ← {mu} + α {g}", f"μ = {optimizer.momentum:g}{previous}; done by Network.backward",
                  [kind.gradient_buffers]),
                 ("W^l ← W^l − U^l", "U = αv of PyTorch's v ← μv + g", [kind.update])]
     if kind is optim.Adam:
