@@ -21,7 +21,7 @@ BUDGET = 5.0                 # seconds of timed steps at most (a very wide netwo
 VALIDATION_SAMPLE = 2000     # examples of the validation pass actually timed
 
 
-def time_steps(config, steps=STEPS, warmup=WARMUP, budget=BUDGET):
+def time_steps(config, steps=None, warmup=None, budget=None):
     """Seconds per training step on one chunk of random data: (seconds, steps timed, columns).
 
     A batch wider than bpnet.train.CHUNK is taken in chunks, each a forward and backward pass;
@@ -29,7 +29,8 @@ def time_steps(config, steps=STEPS, warmup=WARMUP, budget=BUDGET):
     """
     from .train import CHUNK, Batches
 
-    t = config.train
+    steps, warmup = steps or STEPS, WARMUP if warmup is None else warmup
+    budget, t = budget or BUDGET, config.train
     rng = np.random.default_rng(t.seed)
     n_train = TRAIN_EXAMPLES - config.data.validation
     columns = min(n_train if t.batch_size == "full" else int(t.batch_size), n_train, CHUNK)
@@ -74,7 +75,7 @@ def time_validation(config, n):
     return (time.perf_counter() - start) * n / sample
 
 
-def dry_run(config, data_dir=None, name=None, steps=STEPS, warmup=WARMUP):
+def dry_run(config, data_dir=None, name=None, steps=None, warmup=None):
     """What training ``config`` would take, as a JSON-able dict; nothing is trained or written.
 
     data_dir: where training would look for the data (as ``bpnet train --data-dir``): reported as
@@ -84,6 +85,7 @@ def dry_run(config, data_dir=None, name=None, steps=STEPS, warmup=WARMUP):
     t, n_val = config.train, config.data.validation
     n_train, N = facts["train_examples"], facts["N"]
     folder = resolve_data_dir(data_dir, config.data.dir, config.data.dataset)
+    warmup = WARMUP if warmup is None else warmup
     step_seconds, timed, columns = time_steps(config, steps, warmup)
     chunks = -(-n_train // columns)                     # chunk-steps per epoch: batches, or a full batch's chunks
     train_seconds, val_seconds = step_seconds * n_train / columns, time_validation(config, n_val)
