@@ -444,11 +444,12 @@ def explain_command(config_path, overrides, batch, as_json):
 
 
 @cli.command()
-@click.argument("checkpoint_path", metavar="CHECKPOINT", type=click.Path(dir_okay=False))
+@click.argument("checkpoint_path", metavar="[CHECKPOINT]", type=click.Path(dir_okay=False),
+                default="runs/latest/last.npz")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def info(checkpoint_path, as_json):
-    """Describe a checkpoint: network, training progress, metrics at save, data folder, bpnet
-    version, config, and whether training can resume from it.
+    """Describe a checkpoint (default: runs/latest/last.npz): network, training progress, metrics
+    at save, data folder, bpnet version, config, and whether training can resume from it.
 
     \b
     Example:

@@ -136,16 +136,28 @@ def confusion_figure(confusion):
 
 
 def mistakes_figure(images, mistakes, columns=6):
-    """Each mistake's image with its true class, the prediction and the probability given to it."""
+    """Each mistake's image with its true class, the prediction and the probability given to it.
+
+    One mosaic in one axes, the labels written above the tiles: as fast to draw as one image,
+    where an axes per image took a second.
+    """
     Figure, _ = require_matplotlib()
     rows = max(1, -(-len(mistakes) // columns))
-    figure = Figure(figsize=(1.6 * columns, 1.8 * rows + 0.5), layout="constrained")
-    grid = figure.subplots(rows, columns, squeeze=False)
-    for axes in grid.flat:
-        axes.set_axis_off()
-    for axes, m in zip(grid.flat, mistakes):
-        axes.imshow(images[m["index"]].reshape(28, 28), cmap="gray_r", vmin=0, vmax=255)
-        axes.set_title(f"#{m['index']}: {m['true']} → {m['predicted']}\n{m['probability']:.1%}", fontsize=9)
+    cell_w, cell_h = 34, 46                                  # a 28x28 tile, room for two lines above it
+    mosaic = np.full((rows * cell_h, columns * cell_w), np.nan)
+    figure = Figure(figsize=(1.5 * columns, 2.0 * rows + 0.4), layout="constrained")
+    axes = figure.subplots()
+    for k, m in enumerate(mistakes):
+        r, c = divmod(k, columns)
+        top, left = r * cell_h + (cell_h - 28), c * cell_w + 3
+        mosaic[top:top + 28, left:left + 28] = images[m["index"]].reshape(28, 28)
+        axes.text(left + 14, top - 2, f"#{m['index']}: {m['true']} → {m['predicted']}\n{m['probability']:.1%}",
+                  ha="center", va="bottom", fontsize=9)
+    from matplotlib import colormaps
+
+    axes.imshow(mosaic, cmap=colormaps["gray_r"].with_extremes(bad="white"), vmin=0, vmax=255,
+                interpolation="nearest")
+    axes.set_axis_off()
     what = "most confident mistakes: true → predicted, probability of the prediction"
     figure.suptitle(what if mistakes else "no mistakes on this split")
     return figure
@@ -202,8 +214,7 @@ def weights_figure(W):
     axes = figure.subplots()
     from matplotlib import colormaps
 
-    cmap = colormaps["RdBu_r"].copy()
-    cmap.set_bad("white")
+    cmap = colormaps["RdBu_r"].with_extremes(bad="white")
     image = axes.imshow(weights_mosaic(np.asarray(W, dtype=np.float64)), cmap=cmap, vmin=-1, vmax=1,
                         interpolation="nearest")
     axes.set_axis_off()
