@@ -19,8 +19,8 @@ FORMATS = ("png", "svg", "pdf")
 
 
 def plot_run(run_dir, out=None):
-    """Draw the loss, accuracy and learning rate (and diagnostics, if recorded) of the run in ``run_dir`` into ``out`` (default
-    ``RUN/curves.png``; .png, .svg or .pdf). Returns the path written."""
+    """Draw the loss, accuracy and learning rate (and diagnostics, if recorded) of the run in
+    ``run_dir`` into ``out`` (default ``RUN/curves.png``; .png, .svg or .pdf). Returns the path written."""
     run_dir = Path(run_dir)
     out = run_dir / "curves.png" if out is None else Path(out)
     kind = out.suffix.lower().lstrip(".")

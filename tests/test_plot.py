@@ -70,8 +70,8 @@ def test_diagnostics_get_a_panel_each_and_a_line_per_layer(tmp_path):
     records = diagnosed(training.read_metrics(run_with_metrics(tmp_path / "run", epochs=4)), missing={2})
     figure = _figure("run", records)
     titles = [axes.get_title() for axes in figure.axes]
-    assert titles[3:] == ["gradient norm ‖∂C/∂Wˡ‖", "update ratio ‖ΔWˡ‖ / ‖Wˡ‖", "weight norm ‖Wˡ‖",
-                          "dead ReLU units (fraction)"]               # saturation is null: no panel
+    assert titles[3:] == ["gradient norm ‖∂C/∂Wˡ‖", "update ratio ‖ΔWˡ‖ / ‖Wˡ‖",
+                          "weight norm ‖Wˡ‖", "dead ReLU units (fraction)"]      # saturation is null: no panel
     lines = [axes.get_lines() for axes in figure.axes[3:]]
     assert [len(x) for x in lines] == [3, 3, 3, 2]             # the output layer has no dead fraction
     assert [line.get_label() for line in lines[0]] == ["layer 1", "layer 2", "layer 3"]
