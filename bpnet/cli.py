@@ -406,7 +406,8 @@ def predict(images, checkpoint_path, top_k, as_json):
               help="The image to write: .png, .svg or .pdf.  [default: RUN/curves.png]")
 def plot(run_dir, out):
     """Draw a run's learning curves: cost and accuracy per reported epoch, train and
-    validation, from RUN/metrics.jsonl (RUN defaults to runs/latest).
+    validation, and the learning rate, from RUN/metrics.jsonl (RUN defaults to runs/latest);
+    below them the training diagnostics per layer, where the records carry them.
 
     Needs matplotlib: pip install matplotlib (or the project's plot extra).
 

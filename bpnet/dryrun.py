@@ -6,23 +6,30 @@ on random data of the batch's width and scaled to the epoch, and a forward pass 
 likewise; random pixels cost what real ones do in dense products.
 """
 
+import itertools
 import time
 
 import numpy as np
+import yaml
 
 from .data import Split, missing_files, one_hot, resolve_data_dir
 from .evaluate import evaluate
-from .explain import TRAIN_EXAMPLES, explain, memory
+from .explain import TRAIN_EXAMPLES, explain, format_bytes, format_flops, memory
 from .network import Network, Workspace
 from .optim import make_optimizer
 
 WARMUP, STEPS = 3, 20
-BUDGET = 5.0                 # seconds of timed steps at most (a very wide network takes fewer steps)
+MIN_SECONDS = 1.0            # and at least this long: on a busy machine a step now and then waits for a core
+BUDGET = 5.0                 # but no longer than this (a very wide network takes fewer steps)
 VALIDATION_SAMPLE = 2000     # examples of the validation pass actually timed
 
 
-def time_steps(config, steps=None, warmup=None, budget=None):
-    """Seconds per training step on one chunk of random data: (seconds, steps timed, columns).
+def time_steps(config, steps=None, warmup=None, min_seconds=None, budget=None):
+    """Mean seconds of a training step on one chunk of random data: (seconds, steps timed, columns).
+
+    ``steps`` steps are timed after ``warmup`` untimed ones, for ``min_seconds`` at least (more steps
+    if they are fast) and ``budget`` seconds at most (at least 3 steps). The mean, not the median:
+    an epoch lasts the sum of its steps, the slow ones included.
 
     A batch wider than bpnet.train.CHUNK is taken in chunks, each a forward and backward pass;
     here each chunk also gets the optimiser's update, a small overcount for full-batch runs.
@@ -30,6 +37,7 @@ def time_steps(config, steps=None, warmup=None, budget=None):
     from .train import CHUNK, Batches
 
     steps, warmup = steps or STEPS, WARMUP if warmup is None else warmup
+    min_seconds = MIN_SECONDS if min_seconds is None else min_seconds
     budget, t = budget or BUDGET, config.train
     rng = np.random.default_rng(t.seed)
     n_train = TRAIN_EXAMPLES - config.data.validation
@@ -42,7 +50,7 @@ def time_steps(config, steps=None, warmup=None, budget=None):
     order = batches.order(rng)
     timed, started = [], None
     with np.errstate(all="ignore"):            # random labels may well diverge; the time is what counts
-        for i in range(warmup + steps):
+        for i in itertools.count():
             start = time.perf_counter()
             for A0, Y, labels in batches.get(order, i % batches.count):
                 Z, A = network.forward(A0, workspace)
@@ -52,12 +60,14 @@ def time_steps(config, steps=None, warmup=None, budget=None):
                                  out=([None, *grads[0::2]], [None, *grads[1::2]]), beta=beta)
                 optimizer.step(params, grads, accumulated=True)
                 int(np.count_nonzero(np.argmax(A[-1], axis=0) == labels))
-            if i >= warmup:
-                timed.append(time.perf_counter() - start)
-                started = started or start
-                if len(timed) >= 3 and time.perf_counter() - started > budget:
-                    break
-    return float(np.median(timed)), len(timed), columns
+            if i < warmup:
+                continue
+            timed.append(time.perf_counter() - start)
+            started = start if started is None else started
+            elapsed = time.perf_counter() - started
+            if (len(timed) >= steps and elapsed >= min_seconds) or (len(timed) >= 3 and elapsed >= budget):
+                break
+    return float(np.mean(timed)), len(timed), columns
 
 
 def time_validation(config, n):
@@ -75,7 +85,7 @@ def time_validation(config, n):
     return (time.perf_counter() - start) * n / sample
 
 
-def dry_run(config, data_dir=None, name=None, steps=None, warmup=None):
+def dry_run(config, data_dir=None, name=None, steps=None, warmup=None, min_seconds=None):
     """What training ``config`` would take, as a JSON-able dict; nothing is trained or written.
 
     data_dir: where training would look for the data (as ``bpnet train --data-dir``): reported as
@@ -86,7 +96,7 @@ def dry_run(config, data_dir=None, name=None, steps=None, warmup=None):
     n_train, N = facts["train_examples"], facts["N"]
     folder = resolve_data_dir(data_dir, config.data.dir, config.data.dataset)
     warmup = WARMUP if warmup is None else warmup
-    step_seconds, timed, columns = time_steps(config, steps, warmup)
+    step_seconds, timed, columns = time_steps(config, steps, warmup, min_seconds)
     chunks = -(-n_train // columns)                     # chunk-steps per epoch: batches, or a full batch's chunks
     train_seconds, val_seconds = step_seconds * n_train / columns, time_validation(config, n_val)
     reports = len({e for e in range(1, t.epochs + 1) if e % t.log_every == 0 or e == t.epochs})
@@ -111,8 +121,8 @@ def dry_run(config, data_dir=None, name=None, steps=None, warmup=None):
                      "training_seconds_per_epoch": train_seconds, "validation_seconds": val_seconds,
                      "validations": reports,
                      "run_seconds": t.epochs * train_seconds + reports * val_seconds,
-                     "method": f"median of {timed} timed steps on random data after {warmup} warm-up steps, "
-                               f"times the epoch's {chunks:,} steps of {columns:,} columns"},
+                     "method": f"the mean of {timed:,} steps timed on random data after {warmup} warm-up steps, "
+                               f"times the epoch's {chunks:,} steps of {columns:,} columns; on this machine at its present load"},
     }
 
 
@@ -122,11 +132,7 @@ def _seconds(s):
 
 def format_text(facts):
     """The facts of :func:`dry_run` as text."""
-    from .explain import _bytes, _flops
-
     d, b, e, fl = facts["data"], facts["batch"], facts["estimate"], facts["flops_per_epoch"]
-    import yaml
-
     config = yaml.safe_dump(facts["config"], sort_keys=False).rstrip().replace("\n", "\n  ")
     where = "present" if d["present"] else "not there: training would download it"
     last = f" (the last {b['last']:,})" if b["last"] != b["size"] else ""
@@ -140,9 +146,10 @@ def format_text(facts):
         f"data     {d['dataset']} in {d['folder']} ({where})",
         f"         {d['train']:,} training examples ({d['of']:,} − {d['validation']:,} held out for validation)",
         f"epoch    {b['per_epoch']:,} batches of {b['size']:,}{last}{chunked}",
-        f"FLOPs    {_flops(fl['training'])} training + {_flops(fl['validation'])} validation per epoch "
+        f"FLOPs    {format_flops(fl['training'])} training + {format_flops(fl['validation'])} validation per epoch "
         f"({fl['convention']})",
-        f"memory   {_bytes(facts['memory']['bytes']['total'])} for a training step (bpnet explain lists the parts)",
+        f"memory   {format_bytes(facts['memory']['bytes']['total'])} for a training step "
+        f"(bpnet explain lists the parts)",
         f"time     ≈ {_seconds(e['training_seconds_per_epoch'])} training per epoch "
         f"({_seconds(e['step_seconds'])} a step, {e['gflops_per_second']:.1f} GFLOP/s) "
         f"+ {_seconds(e['validation_seconds'])} per validation pass",

@@ -283,14 +283,14 @@ def _table(sections, indent="  "):
     return out
 
 
-def _bytes(n):
+def format_bytes(n):
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
             return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
         n /= 1024
 
 
-def _flops(n):
+def format_flops(n):
     for unit, size in (("GFLOP", 1e9), ("MFLOP", 1e6), ("kFLOP", 1e3)):
         if n >= size:
             return f"{n / size:,.2f} {unit}"
@@ -321,7 +321,7 @@ def memory_lines(memory, N):
         note = ""
         if key == "gradients" and b[key] == 0 and b["optimizer_state"]:
             note = "   (written straight into the optimiser's state)"
-        out.append(f"  {label:<31} {_bytes(b[key]):>12}{note}")
+        out.append(f"  {label:<31} {format_bytes(b[key]):>12}{note}")
     return out
 
 
@@ -336,8 +336,9 @@ def format_text(facts):
                       facts["update"])])
     lines += ["", f"Parameters and FLOPs per example ({f['convention']})"] + layer_table(facts)
     ratio = f["backward_per_example"] / f["forward_per_example"]
-    lines += ["", f"per example: forward {_flops(f['forward_per_example'])}, backward "
-                  f"{_flops(f['backward_per_example'])} ({ratio:.2f}x forward, not 2x: layer 1 computes no Δ⁰)",
-              f"per batch of N = {facts['N']:,}: {_flops(f['per_batch'])}"]
+    lines += ["", f"per example: forward {format_flops(f['forward_per_example'])}, backward "
+                  f"{format_flops(f['backward_per_example'])} ({ratio:.2f}x forward, not 2x: "
+                  f"layer 1 computes no Δ⁰)",
+              f"per batch of N = {facts['N']:,}: {format_flops(f['per_batch'])}"]
     lines += [""] + memory_lines(facts["memory"], facts["N"])
     return "\n".join(lines)

@@ -205,7 +205,7 @@ def test_dry_run_facts_and_nothing_written(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("BPNET_DATA_DIR", str(tmp_path / "no-data"))
     cfg = config.load("mnist", ["model.hidden=[16]", "data.validation=10000", "train.epochs=3"])
-    facts = dryrun.dry_run(cfg, name="mnist", steps=4, warmup=1)
+    facts = dryrun.dry_run(cfg, name="mnist", steps=4, warmup=1, min_seconds=0)
     assert facts["data"] == {"dataset": "mnist", "folder": str(tmp_path / "no-data"), "present": False,
                              "train": 50000, "validation": 10000, "of": 60000}
     assert facts["batch"]["per_epoch"] == 391 and facts["batch"]["last"] == 50000 - 390 * 128
@@ -222,6 +222,7 @@ def test_train_dry_run_command_writes_and_downloads_nothing(tmp_path, monkeypatc
     monkeypatch.setenv("BPNET_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("BPNET_MIRROR", "http://127.0.0.1:9/")          # a download would fail loudly
     monkeypatch.setattr(dryrun, "STEPS", 3)
+    monkeypatch.setattr(dryrun, "MIN_SECONDS", 0.0)
     result = invoke("train", "--dry-run", "--set", "model.hidden=[8]", "--set", "train.log_every=5")
     assert result.exit_code == 0, result.output
     out = result.stdout
