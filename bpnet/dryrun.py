@@ -122,7 +122,8 @@ def dry_run(config, data_dir=None, name=None, steps=None, warmup=None, min_secon
                      "validations": reports,
                      "run_seconds": t.epochs * train_seconds + reports * val_seconds,
                      "method": f"the mean of {timed:,} steps timed on random data after {warmup} warm-up steps, "
-                               f"times the epoch's {chunks:,} steps of {columns:,} columns; on this machine at its present load"},
+                               f"times the epoch's {chunks:,} steps of {columns:,} columns; on this machine "
+                               f"at its present load"},
     }
 
 
