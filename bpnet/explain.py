@@ -231,7 +231,7 @@ def _legend(N, L, train_config, activation, sigma, folded):
     legend = [f"N = {N}: examples in a batch, one per column{full}",
               f"L = {L}: layers with weights, l = 1..L; A^0 is the input (pixels in [0, 1]), Y the one-hot targets",
               "⊙: entrywise product; ^T: transpose; Σ_n: sum over the N columns"]
-    if prime:
+    if prime and L > 1:             # the hidden layers' σ' (a network without any has none)
         legend.append(prime)
     if folded:
         legend.append("α and 1/N are folded into Δ^L, so Network.backward hands the optimiser α·∂C/∂W^l")
