@@ -196,7 +196,10 @@ class TrainReporter:
 @click.option("--resume", type=click.Path(file_okay=False), default=None,
               help="Continue the run in this folder from its last.npz.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars (they are off anyway when not on a terminal).")
-def train(config_path, overrides, out, data_dir, resume, quiet):
+@click.option("--dry-run", is_flag=True,
+              help="Show the resolved config, network, FLOPs, memory and an estimated time per epoch; "
+                   "train, write and download nothing.")
+def train(config_path, overrides, out, data_dir, resume, quiet, dry_run):
     """Train a network by backpropagation and save checkpoints.
 
     Writes RUN/config.yaml, RUN/metrics.jsonl, RUN/last.npz and RUN/best.npz
@@ -210,6 +213,7 @@ def train(config_path, overrides, out, data_dir, resume, quiet):
       bpnet train --config mnist
       bpnet train --config my-config.yaml --set train.epochs=5 --set model.hidden=[256,128]
       bpnet train --resume runs/latest --set train.epochs=20
+      bpnet train --config mnist --set model.hidden=[800,800] --dry-run
     """
     from . import config as config_module
     from . import train as training
@@ -218,15 +222,22 @@ def train(config_path, overrides, out, data_dir, resume, quiet):
     from .resume import load_for_resume, recorded_data_dir
     from .runs import check_new_run_dir, new_run_dir
 
+    if resume and (config_path or out):
+        raise click.UsageError("--resume takes the config and the folder from RUN; "
+                               "drop --config and --out (use --set train.epochs=N to extend)")
     if resume:
-        if config_path or out:
-            raise click.UsageError("--resume takes the config and the folder from RUN; "
-                                   "drop --config and --out (use --set train.epochs=N to extend)")
         ckpt, config = load_for_resume(resume, overrides)
-        run_dir = Path(resume).resolve() if Path(resume).is_symlink() else Path(resume)
     else:
         config_path = config_path or "mnist"
         ckpt, config = None, config_module.load(config_path, overrides)
+    if dry_run:
+        from . import dryrun
+
+        name = f"of {resume}" if resume else config_path
+        return click.echo(dryrun.format_text(dryrun.dry_run(config, data_dir, name=name)))
+    if resume:
+        run_dir = Path(resume).resolve() if Path(resume).is_symlink() else Path(resume)
+    else:
         run_dir = Path(out) if out else new_run_dir(config_module.config_name(config_path))
         check_new_run_dir(run_dir)
 
@@ -259,15 +270,17 @@ def train(config_path, overrides, out, data_dir, resume, quiet):
 
 def _format_report(report, split):
     lines = [f"{split}: accuracy {report['accuracy']:.2%} "
-             f"({round(report['accuracy'] * report['n'])}/{report['n']}), loss {report['loss']:.4f}",
+             f"({round(report['accuracy'] * report['n'])}/{report['n']}), loss {report['loss']:.4f}, "
+             f"ECE {report['ece']:.2%}",
              "",
              "confusion matrix (rows: true digit, columns: predicted)",
              "      " + "".join(f"{k:>6}" for k in range(10))]
     for k, row in enumerate(report["confusion_matrix"]):
         lines.append(f"{k:>6}" + "".join(f"{v:>6}" for v in row))
-    lines += ["", "digit  precision  recall  support"]
+    lines += ["", "digit  precision  recall      F1  support"]
     for row in report["per_class"]:
-        lines.append(f"{row['class']:>5}  {row['precision']:>9.2%}  {row['recall']:>6.2%}  {row['support']:>7}")
+        lines.append(f"{row['class']:>5}  {row['precision']:>9.2%}  {row['recall']:>6.2%}  {row['f1']:>6.2%}"
+                     f"  {row['support']:>7}")
     return "\n".join(lines)
 
 
@@ -278,18 +291,26 @@ def _format_report(report, split):
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Data folder (overrides $BPNET_DATA_DIR and the folder the checkpoint's run read).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
-def evaluate(checkpoint_path, split, data_dir, as_json):
-    """Measure a checkpoint: loss, accuracy, confusion matrix, per-class precision and recall.
+@click.option("--report", "report_dir", type=click.Path(file_okay=False), default=None,
+              help="Also write figures, report.json and report.html into this new or empty folder "
+                   "(needs matplotlib).")
+def evaluate(checkpoint_path, split, data_dir, as_json, report_dir):
+    """Measure a checkpoint: loss, accuracy, calibration error (ECE), confusion matrix,
+    per-class precision, recall and F1.
 
     \b
-    Example:
+    Examples:
       bpnet eval runs/latest/best.npz --split test
+      bpnet eval runs/latest/best.npz --report report/
     """
     from . import checkpoint
+    from . import report as report_module
     from .evaluate import report
     from .resume import recorded_data_dir
     from .train import load_data_for
 
+    if report_dir:
+        report_module.check_folder(report_dir)          # before the data is read
     ckpt = checkpoint.load(checkpoint_path)
     data = load_data_for(ckpt.config, data_dir, progress=_tqdm_factory(_show_progress(as_json)),
                          recorded=recorded_data_dir(checkpoint_path, ckpt.meta))
@@ -306,6 +327,10 @@ def evaluate(checkpoint_path, split, data_dir, as_json):
     else:
         click.echo(f"{checkpoint_path}: {ckpt.network.describe()}, epoch {ckpt.meta.get('epoch', '?')}")
         click.echo(_format_report(result, split))
+    if report_dir:
+        report_module.write_report(ckpt.network, getattr(data, split), report_dir,
+                                   title=f"{checkpoint_path}, {data.name} {split} split")
+        click.echo(f"wrote {Path(report_dir) / 'report.html'} and its figures", err=as_json)
 
 
 # ----------------------------------------------------------------------------- predict
@@ -385,7 +410,8 @@ def predict(images, checkpoint_path, top_k, as_json):
               help="The image to write: .png, .svg or .pdf.  [default: RUN/curves.png]")
 def plot(run_dir, out):
     """Draw a run's learning curves: cost and accuracy per reported epoch, train and
-    validation, from RUN/metrics.jsonl (RUN defaults to runs/latest).
+    validation, and the learning rate, from RUN/metrics.jsonl (RUN defaults to runs/latest);
+    below them the training diagnostics per layer, where the records carry them.
 
     Needs matplotlib: pip install matplotlib (or the project's plot extra).
 
@@ -396,6 +422,48 @@ def plot(run_dir, out):
     from .plot import plot_run
 
     click.echo(f"wrote {plot_run(run_dir, out)}")
+
+
+# ----------------------------------------------------------------------------- explain, info
+
+@cli.command(name="explain")
+@click.option("--config", "config_path", default="mnist", help="Config whose network to explain.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config key.")
+@click.option("--batch", type=click.IntRange(1), default=None,
+              help="N, the examples in a batch, for shapes and memory.  [default: train.batch_size]")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (equations written plainly).")
+def explain_command(config_path, overrides, batch, as_json):
+    """Show backpropagation for a config's network: each equation of the forward pass, the backward
+    pass and the update with its shapes and the function that computes it; parameters, FLOPs and
+    memory per batch.
+
+    \b
+    Example:
+      bpnet explain --config sigmoid-mse --batch 1
+    """
+    from . import config as config_module
+    from .explain import explain, format_text
+
+    facts = explain(config_module.load(config_path, overrides), batch=batch, name=config_path)
+    click.echo(json.dumps(facts) if as_json else format_text(facts))
+
+
+@cli.command()
+@click.argument("checkpoint_path", metavar="[CHECKPOINT]", type=click.Path(dir_okay=False),
+                default="runs/latest/last.npz")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def info(checkpoint_path, as_json):
+    """Describe a checkpoint (default: runs/latest/last.npz): network, training progress, metrics
+    at save, data folder, bpnet version, config, and whether training can resume from it.
+
+    \b
+    Example:
+      bpnet info runs/latest/last.npz
+    """
+    from .info import format_text, info as describe
+
+    facts = describe(checkpoint_path)
+    click.echo(json.dumps(facts) if as_json else format_text(facts))
 
 
 # ----------------------------------------------------------------------------- gradcheck

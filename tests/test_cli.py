@@ -34,7 +34,7 @@ from bpnet.network import Network
 # CI gives the real data as a relative $BPNET_DATA_DIR, meant from where pytest starts;
 # these tests change folder, so they resolve it against that starting folder.
 INVOCATION_DIR = Path.cwd()
-COMMANDS = ["download", "train", "eval", "predict", "plot", "gradcheck"]
+COMMANDS = ["download", "train", "eval", "predict", "plot", "gradcheck", "explain", "info"]
 # Large batches: few BLAS calls, so a busy machine slows the real-data runs down least.
 TINY_TRAIN = ["--set", "data.validation=1000", "--set", "train.epochs=1", "--set", "model.hidden=[16]",
               "--set", "train.batch_size=1000"]

@@ -1,8 +1,12 @@
 """bpnet.plot: learning curves from a run's metrics.jsonl, and their errors."""
 
+import dataclasses
+import io
 import json
 import sys
 import warnings
+
+import numpy as np
 
 import pytest
 from click.testing import CliRunner
@@ -26,15 +30,68 @@ def run_with_metrics(folder, epochs=3, validation=True):
 
 
 @pytest.mark.parametrize("validation", [True, False])
-def test_plot_writes_a_png_of_both_panels(tmp_path, validation):
+def test_plot_writes_a_png_of_three_panels(tmp_path, validation):
     run = run_with_metrics(tmp_path / "run", validation=validation)
     path = plot_run(run)
     assert path == run / "curves.png"
     with Image.open(path) as image:
-        assert image.format == "PNG" and image.size == (1000, 400)
-    # Both panels drew train, and validation when there was one.
+        assert image.format == "PNG" and image.size == (1400, 400)
+    # Cost and accuracy drew train, and validation when there was one; the third panel the learning rate.
     figure = _figure("run", runs.read_metrics(run))
-    assert [len(axes.get_lines()) for axes in figure.axes] == ([2, 2] if validation else [1, 1])
+    assert [len(axes.get_lines()) for axes in figure.axes] == ([2, 2, 1] if validation else [1, 1, 1])
+    assert [axes.get_title() for axes in figure.axes] == ["cost", "accuracy", "learning rate (at the epoch's end)"]
+    assert list(figure.axes[2].get_lines()[0].get_ydata()) == [0.1, 0.1, 0.1]
+
+
+@dataclasses.dataclass
+class DiagnosedRecord(runs.EpochRecord):
+    """An epoch's record with the optional diagnostics field (bpnet.diagnostics) that training will add."""
+
+    diagnostics: "dict | None" = None
+
+
+def diagnosed(records, layers=3, saturated=False, missing=()):
+    out = []
+    for r in records:
+        fields = {k: v for k, v in r.__dict__.items() if k != "diagnostics"}
+        if r.epoch in missing:               # a record without diagnostics: a gap in every line
+            out.append(DiagnosedRecord(**fields))
+            continue
+        e, per_layer = r.epoch, range(1, layers + 1)
+        out.append(DiagnosedRecord(**fields, diagnostics={
+            "grad_norm": [1.0 / (e * l) for l in per_layer], "update_ratio": [1e-3 * l for l in per_layer],
+            "weight_norm": [10.0 + e for _ in per_layer],
+            "dead_fraction": [0.1 * e / l for l in range(1, layers)] + [None],
+            "saturated_fraction": [0.5] * layers if saturated else None}))
+    return out
+
+
+def test_diagnostics_get_a_panel_each_and_a_line_per_layer(tmp_path):
+    records = diagnosed(runs.read_metrics(run_with_metrics(tmp_path / "run", epochs=4)), missing={2})
+    figure = _figure("run", records)
+    titles = [axes.get_title() for axes in figure.axes]
+    assert titles[3:] == ["gradient norm ‖∂C/∂Wˡ‖", "update ratio ‖ΔWˡ‖ / ‖Wˡ‖",
+                          "weight norm ‖Wˡ‖", "dead ReLU units (fraction)"]      # saturation is null: no panel
+    lines = [axes.get_lines() for axes in figure.axes[3:]]
+    assert [len(x) for x in lines] == [3, 3, 3, 2]             # the output layer has no dead fraction
+    assert [line.get_label() for line in lines[0]] == ["layer 1", "layer 2", "layer 3"]
+    np.testing.assert_allclose(lines[0][1].get_ydata(), [1 / 2, np.nan, 1 / 6, 1 / 8])
+    assert figure.axes[3].get_yscale() == "log" and figure.axes[6].get_yscale() == "linear"
+    figure = _figure("run", diagnosed(records, layers=2, saturated=True))
+    assert len(figure.axes) == 3 + 5 and figure.axes[-1].get_title() == "saturated units (fraction)"
+    assert plot_png_size(figure) == (1400, 800)
+
+
+def plot_png_size(figure):
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    with Image.open(buffer) as image:
+        return image.size
+
+
+def test_records_without_diagnostics_draw_no_diagnostics_panels(tmp_path):
+    records = diagnosed(runs.read_metrics(run_with_metrics(tmp_path / "run")), missing={1, 2, 3})
+    assert len(_figure("run", records).axes) == 3
 
 
 @pytest.mark.parametrize("name, magic", [("c.svg", b"<?xml"), ("c.pdf", b"%PDF")])
@@ -113,7 +170,7 @@ def test_blank_lines_are_skipped(tmp_path):
 def test_one_epoch_gets_one_whole_tick_and_out_folders_are_made(tmp_path):
     run = run_with_metrics(tmp_path / "run", epochs=1)
     figure = _figure("run", runs.read_metrics(run))
-    assert [list(axes.get_xticks()) for axes in figure.axes] == [[1], [1]]
+    assert [list(axes.get_xticks()) for axes in figure.axes] == [[1], [1], [1]]
     assert plot_run(run, tmp_path / "new" / "folder" / "c.png").is_file()
     with pytest.raises(InputError, match="must end in .png, .svg or .pdf"):
         plot_run(run, "")
