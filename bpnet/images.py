@@ -10,6 +10,7 @@ use, so a PNG saved from an MNIST image gives bit-identical input.
 """
 
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,13 +36,29 @@ LANCZOS = getattr(Image, "Resampling", Image).LANCZOS  # Image.Resampling is Pil
 
 # ----------------------------------------------------------------------------- public API
 
-def to_mnist(image):
-    """Bring a PIL image of a digit to the MNIST convention: a (28, 28) uint8 array.
+@dataclass
+class Stages:
+    """What each step of :func:`preprocess` produced, for showing and debugging.
 
-    Grayscale, alpha flattened onto the background, inverted when the background
-    is light, cropped to the ink, scaled to fit 20x20 and centred by mass in 28x28.
-    An image that already is MNIST-like (28x28, 8-bit gray, dark background) is
-    returned pixel for pixel. A blank image raises :class:`ImageError`.
+    original: (H, W) float32 gray in [0, 255], the working copy as read (ink dark or light as given).
+    flattened: (H, W) float32 in [0, 255], ink intensity after illumination flattening (ink bright, paper 0).
+    mask: (H, W) bool, the ink after thresholding and removing lines and specks.
+    digit: (h, w) float32 in [0, 255], the chosen digit's ink, cropped (what gets fitted into 20x20).
+    mnist: (28, 28) uint8, what the network sees.
+    """
+
+    original: np.ndarray
+    flattened: np.ndarray
+    mask: np.ndarray
+    digit: np.ndarray
+    mnist: np.ndarray
+
+
+def preprocess(image):
+    """Bring a PIL image of a digit to the MNIST convention, keeping every stage (:class:`Stages`).
+
+    An image that already is MNIST-like (28x28, 8-bit gray, dark background) passes
+    pixel for pixel. A blank image raises :class:`ImageError`.
     """
     exact = _exact_gray(image)
     if exact is not None and exact.shape == (SIDE, SIDE) and not _is_light(exact):
@@ -49,24 +66,35 @@ def to_mnist(image):
         # change the pixels and so the prediction that eval gives for it.
         if _ink(exact.astype(np.float32)).max() < MIN_INK:
             raise ImageError(BLANK)
-        return exact
+        as_float = exact.astype(np.float32)
+        return Stages(as_float, as_float, exact > 0, as_float, exact)
     gray, alpha = _gray_alpha(image)
     if alpha is not None:
         gray = _flatten(gray, alpha)
+    original = gray
     if _is_light(gray):
         gray = 255.0 - gray
     ink = _ink(gray)
     peak = float(ink.max())
     if peak < MIN_INK:
         raise ImageError(BLANK)
-    # Stretch so the strongest ink is 255, as in nearly every MNIST digit: first
-    # the source, so a grey pen on grey paper looks like black on white; then the
-    # resized patch, so strokes that downscaling thinned to grey come out full.
-    ink = _crop(ink, max(NOISE_FLOOR, INK_FRACTION * peak)) * np.float32(255.0 / peak)
-    patch = _fit(ink)
-    if patch.max() <= 0:  # only a pathological speck could vanish in resampling
-        raise ImageError(BLANK)
-    return _centre(patch * np.float32(255.0 / patch.max()))
+    threshold = max(NOISE_FLOOR, INK_FRACTION * peak)
+    mask = ink > threshold
+    digit = _crop(ink, threshold) * np.float32(255.0 / peak)
+    return Stages(original, ink, mask, digit, _to_field(digit))
+
+
+def to_mnist(image):
+    """Bring a PIL image of a digit to the MNIST convention: a (28, 28) uint8 array (``preprocess(image).mnist``)."""
+    return preprocess(image).mnist
+
+
+def split_digits(image):
+    """Several digits written in a row, left to right: one :class:`Stages` each.
+
+    A single digit gives a list of one, whose ``mnist`` equals :func:`to_mnist`'s.
+    """
+    return [preprocess(image)]
 
 
 def load_image(path):
@@ -74,10 +102,23 @@ def load_image(path):
 
     Every failure is an :class:`ImageError` whose one-line message starts with the path.
     """
+    return load_stages(path).mnist
+
+
+def load_stages(path):
+    """Read an image file and :func:`preprocess` it; ImageError messages start with the path."""
+    return _with_path(path, preprocess)
+
+
+def load_digits(path):
+    """Read an image file and :func:`split_digits` it; ImageError messages start with the path."""
+    return _with_path(path, split_digits)
+
+
+def _with_path(path, step):
     path = Path(path)
     try:
-        image = _open(path)
-        return to_mnist(image)
+        return step(_open(path))
     except ImageError as exc:
         raise ImageError(f"{path}: {_one_line(exc)}") from None
 
@@ -239,6 +280,14 @@ def _crop(ink, threshold):
     rows = np.flatnonzero((ink > threshold).any(axis=1))
     cols = np.flatnonzero((ink > threshold).any(axis=0))
     return ink[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]
+
+
+def _to_field(digit):
+    """The cropped ink (h, w) fitted into 20x20, stretched to a peak of 255 and centred by mass in 28x28."""
+    patch = _fit(digit)
+    if patch.max() <= 0:  # only a pathological speck could vanish in resampling
+        raise ImageError(BLANK)
+    return _centre(patch * np.float32(255.0 / patch.max()))
 
 
 def _fit(ink):
