@@ -27,7 +27,7 @@ from click.testing import CliRunner
 from bpnet import checkpoint, data
 from bpnet import config as config_module
 from bpnet import download as download_module
-from bpnet.cli import cli
+from bpnet.cli import UNSURE_BELOW, cli
 from bpnet.config import from_dict
 from bpnet.network import Network
 
@@ -324,7 +324,8 @@ def test_predict_reports_bad_images_and_still_predicts_good_ones(tmp_path):
     (tmp_path / "bad.png").write_text("not a png")
     too_long = "a" * 300 + ".png"                               # the OS refuses the name itself
     result = check(invoke("predict", "bad.png", too_long, "good.png", "nope.png", "--checkpoint", "c.npz"), 2)
-    assert re.fullmatch(r"good\.png: \d \(\d+\.\d%\)\n", result.stdout), explain(result)
+    # an untrained network is unsure of everything
+    assert re.fullmatch(r"good\.png: \d \(\d+\.\d%\), unsure: \d \(\d+\.\d%\)\n", result.stdout), explain(result)
     assert result.stderr.splitlines() == [
         "Error: bad.png: not an image file (or a format Pillow cannot read)",
         f"Error: {too_long}: cannot read the image (File name too long)",
@@ -584,7 +585,8 @@ def test_predict_matches_the_network(trained, tmp_path):
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(lines) == len(picks)
     for k, (line, name) in enumerate(zip(lines, files)):
-        assert set(line) == {"file", "digit", "probability", "top"}
+        assert set(line) == {"file", "digit", "probability", "top", "unsure"}
+        assert line["unsure"] == (line["probability"] < UNSURE_BELOW)
         assert line["file"] == name and line["digit"] == int(expected[k])
         assert line["probability"] == pytest.approx(float(proba[expected[k], k]), rel=1e-5)
         assert len(line["top"]) == 3 and line["top"][0] == {"digit": line["digit"], "probability": line["probability"]}
