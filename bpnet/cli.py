@@ -392,7 +392,7 @@ def predict(images, checkpoint_path, top_k, as_json, several, draw, color, save_
         else:
             click.echo(_answer_line(path, P, top_k or 1))
         if draw:
-            click.echo(_drawing(stages, P, top_k or 3, colors))
+            click.echo(_drawing(stages, P, top_k or 3, colors), color=bool(colors))   # click strips colour off a tty
         writer.write(path, stages)
     for line in writer.summary():
         click.echo(line, err=True)
