@@ -329,11 +329,13 @@ UNSURE_BELOW = 0.6
 @click.argument("images", nargs=-1, required=True, type=click.Path())
 @click.option("--checkpoint", "checkpoint_path", default=DEFAULT_CHECKPOINT, type=click.Path(dir_okay=False),
               help="The network to use.")
-@click.option("--top", "top_k", type=click.IntRange(1, 10), default=None, show_default="1, and 3 bars with --show",
+@click.option("--top", "top_k", type=click.IntRange(1, 10), default=None, metavar="K",
+              show_default="1, and 3 bars with --show",
               help="Show the K most likely digits.")
 @click.option("--json", "as_json", is_flag=True,
-              help="One JSON object per image per line: file, digit, probability, top, unsure "
-                   "(and digits, per_digit with --digits).")
+              help="One JSON object per image per line: file, digit, probability, top, unsure; with "
+                   "--digits also digits (a string) and per_digit, and for several digits digit and top "
+                   "are null and probability is the lowest.")
 @click.option("--digits", "several", is_flag=True,
               help="Read a row of digits, left to right, as one number (e.g. a year).")
 @click.option("--show", "draw", is_flag=True,
@@ -351,12 +353,14 @@ def predict(images, checkpoint_path, top_k, as_json, several, draw, color, save_
     IMAGES are files, folders (their image files, sorted; other files are
     skipped and counted) or quoted patterns such as 'photos/*.jpg'.
 
-    Each image is brought to MNIST's convention first: gray, inverted if the
-    paper is light, the digit's ink found and cropped, scaled into 20x20 and
-    centred by centre of mass in 28x28 (--save-steps shows each stage).
-    A digit read with a probability below 60% is flagged unsure, with the
-    runner-up. An image that cannot be read, or shows no digit, is an error
-    line; the others are still read, and the exit code is then 2.
+    Each image is brought to MNIST's convention first: gray, uneven lighting
+    flattened, the ink thresholded (ruled lines and specks removed), the digit
+    cropped, scaled into 20x20 and centred by mass in 28x28. --save-steps
+    shows each stage, --show the 28x28 the network saw.
+
+    An answer below 60% probability is flagged unsure, with the runner-up
+    (with --digits, if any digit is). An image that cannot be read or shows no
+    digit is an error line; the others are still read, and the exit code is 2.
 
     \b
     Examples:
