@@ -418,8 +418,9 @@ def _image_paths(arguments):
             yield exc
             continue
         if found.skipped:
-            files = "1 file that is not an image" if found.skipped == 1 else f"{found.skipped} files that are not images"
-            click.echo(f"skipped {files} in {argument}", err=True)
+            n = found.skipped
+            click.echo(f"skipped {n} {'file that is not an image' if n == 1 else 'files that are not images'} "
+                       f"in {argument}", err=True)
         yield from found.paths
 
 
