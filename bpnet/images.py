@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from . import data
+from . import data, segment
 from .errors import ImageError
 
 SIDE = 28  # MNIST field, pixels
@@ -31,7 +31,11 @@ BLANK = "the image is blank; no digit found"
 # A larger image is box-averaged down first: a digit needs far fewer pixels, and the float
 # arrays below cost about 24 bytes a pixel (2 GB for a 9400x9400 photo, about 0.1 GB at this size).
 MAX_SIDE = 2048
+# The digit is looked for on a copy at most this wide: enough for a small digit on a large page,
+# little enough that the whole analysis takes a few tens of milliseconds.
+WORK_SIDE = 1024
 LANCZOS = getattr(Image, "Resampling", Image).LANCZOS  # Image.Resampling is Pillow >= 9.1
+BOX_FILTER = getattr(Image, "Resampling", Image).BOX
 
 
 # ----------------------------------------------------------------------------- public API
@@ -55,33 +59,95 @@ class Stages:
 
 
 def preprocess(image):
-    """Bring a PIL image of a digit to the MNIST convention, keeping every stage (:class:`Stages`).
+    """Find the digit in a PIL image and bring it to the MNIST convention, keeping every stage.
 
-    An image that already is MNIST-like (28x28, 8-bit gray, dark background) passes
-    pixel for pixel. A blank image raises :class:`ImageError`.
+    An image that already is MNIST-like (28x28, 8-bit gray, dark background) passes pixel for
+    pixel. Otherwise the digit is found as :mod:`bpnet.segment` describes (illumination
+    flattened, ink thresholded, lines and specks removed, the most substantial piece of ink and
+    its nearby strokes chosen), then fitted into 20x20 and centred by mass in 28x28.
+    A blank image raises :class:`ImageError`.
     """
+    exact = _passthrough(image)
+    if exact is not None:
+        return exact
+    page = _find_ink(image)
+    return _stages(page, segment.choose_digit(page.found))
+
+
+def _passthrough(image):
+    """Stages of an image already in MNIST form (e.g. saved from the dataset), or None.
+
+    Any processing would change its pixels and so the prediction that eval gives for it.
+    """
+    if image.size != (SIDE, SIDE):
+        return None
     exact = _exact_gray(image)
-    if exact is not None and exact.shape == (SIDE, SIDE) and not _is_light(exact):
-        # Already in MNIST form (e.g. saved from the dataset): any resampling would
-        # change the pixels and so the prediction that eval gives for it.
-        if _ink(exact.astype(np.float32)).max() < MIN_INK:
-            raise ImageError(BLANK)
-        as_float = exact.astype(np.float32)
-        return Stages(as_float, as_float, exact > 0, as_float, exact)
-    gray, alpha = _gray_alpha(image)
-    if alpha is not None:
-        gray = _flatten(gray, alpha)
-    original = gray
-    if _is_light(gray):
-        gray = 255.0 - gray
-    ink = _ink(gray)
-    peak = float(ink.max())
-    if peak < MIN_INK:
+    if exact is None or _is_light(exact):
+        return None
+    if _ink(exact.astype(np.float32)).max() < MIN_INK:
         raise ImageError(BLANK)
-    threshold = max(NOISE_FLOOR, INK_FRACTION * peak)
-    mask = ink > threshold
-    digit = _crop(ink, threshold) * np.float32(255.0 / peak)
-    return Stages(original, ink, mask, digit, _to_field(digit))
+    as_float = exact.astype(np.float32)
+    return Stages(as_float, as_float, exact > 0, as_float, exact)
+
+
+@dataclass
+class _Page:
+    """A page analysed: the working copy's gray, its ink r in [0, 1], the threshold, the paper's
+    noise level (:func:`bpnet.segment.threshold`), the line pixels removed, and the pieces of ink that remain (:class:`bpnet.segment.Pieces`)."""
+
+    gray: np.ndarray
+    ink: np.ndarray
+    cut: float
+    paper: float
+    removed: np.ndarray
+    found: object
+
+
+def _find_ink(image):
+    """Steps 1-4 of :mod:`bpnet.segment` on a PIL image: a :class:`_Page`; ImageError if blank."""
+    channels, gray = _working_copy(image)
+    dark = segment.ink_is_dark(gray)
+    ink, _ = segment.flatten(segment.ink_channel(channels, dark), dark)
+    if float(ink.max()) < segment.MIN_CONTRAST:
+        raise ImageError(BLANK)
+    cut, paper = segment.threshold(ink)
+    mask, removed = segment.remove_lines(ink > cut)
+    found = segment.pieces(mask, ink)
+    if not len(found.area):
+        raise ImageError(BLANK)
+    return _Page(gray, ink, cut, paper, removed, found)
+
+
+def _stages(page, chosen, columns=None):
+    """The :class:`Stages` of the digit made of the pieces ``chosen`` on ``page`` (within the
+    range ``columns`` = (left, right) of the page, if given)."""
+    digit = _digit_ink(page, chosen, columns)
+    digit = _crop(digit, INK_FRACTION * float(digit.max()))
+    mask = page.found.labels > 0
+    return Stages(page.gray, page.ink * np.float32(255), mask, digit, _to_field(digit))
+
+
+def _digit_ink(page, chosen, columns=None):
+    """The chosen pieces' ink with its soft edges, scaled so its strongest ink is 255; (h, w) float32.
+
+    The thresholded pieces are grown into the connected pixels above the paper's noise (the
+    antialiased edges of the strokes, as in MNIST), never into a removed line, and within a
+    small margin of their box (not into a neighbouring digit).
+    """
+    from scipy import ndimage
+
+    found = page.found
+    box = np.concatenate([found.boxes[chosen, :2].min(0), found.boxes[chosen, 2:].max(0)])
+    margin = 2 + int(0.05 * max(box[2] - box[0], box[3] - box[1]))
+    left, right = (max(box[1] - margin, 0), box[3] + margin) if columns is None else columns
+    window = (slice(max(box[0] - margin, 0), box[2] + margin), slice(left, right))
+    ink = page.ink[window]
+    selected = found.mask(chosen)[window]
+    soft = (ink > page.paper) & ~ndimage.binary_dilation(page.removed[window], iterations=1)
+    labels, _ = ndimage.label(soft | selected, structure=np.ones((3, 3), bool))
+    grown = np.isin(labels, np.unique(labels[selected]))
+    peak = float(np.percentile(ink[selected], 99))
+    return np.minimum(ink * grown / max(peak, 1e-6), 1) * np.float32(255)
 
 
 def to_mnist(image):
@@ -90,11 +156,21 @@ def to_mnist(image):
 
 
 def split_digits(image):
-    """Several digits written in a row, left to right: one :class:`Stages` each.
+    """Several digits written in a row (a year, a phone number), left to right: one :class:`Stages` each.
 
-    A single digit gives a list of one, whose ``mnist`` equals :func:`to_mnist`'s.
+    The pieces of ink are grouped by horizontal overlap (:func:`bpnet.segment.group_digits`);
+    a group too wide for one digit is cut at the thinnest columns. A single digit gives a list
+    of one, equal to :func:`preprocess`'s. The stages ``original``, ``flattened`` and ``mask``
+    are shared by all.
     """
-    return [preprocess(image)]
+    exact = _passthrough(image)
+    if exact is not None:
+        return [exact]
+    page = _find_ink(image)
+    groups = segment.group_digits(page.found, page.ink)
+    if len(groups) == 1:
+        return [_stages(page, segment.choose_digit(page.found))]
+    return [_stages(page, chosen, columns) for chosen, columns in groups]
 
 
 def load_image(path):
@@ -153,9 +229,9 @@ def _open(path):
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
                 image.seek(0)
-                factor = _shrink_factor(image)
-                if factor > 1:  # a JPEG then decodes at 1/2, 1/4 or 1/8 of its size; others ignore it
-                    image.draft(None, (image.width // factor, image.height // factor))
+                if max(image.size) > WORK_SIDE:  # a JPEG then decodes at 1/2, 1/4 or 1/8 of its size,
+                    scale = 0.75 * WORK_SIDE / max(image.size)  # at least 3/4 of the working copy's
+                    image.draft(None, (int(image.width * scale) + 1, int(image.height * scale) + 1))
                 image.load()  # decode now, so truncated or corrupt data fails inside this try
                 # Shrunk before it is turned: exif_transpose copies, and the copy is then small.
                 return ImageOps.exif_transpose(_shrink(image))
@@ -214,18 +290,35 @@ def _exact_gray(image):
     return None
 
 
-def _gray_alpha(image):
-    """(gray, alpha) as float32 (H, W): gray in [0, 255], alpha in [0, 1] or None if opaque."""
+def _working_copy(image):
+    """(channels (C, H, W), gray (H, W)): the image as float32 in [0, 255], at most WORK_SIDE wide.
+
+    Alpha is laid on the background (:func:`_flatten`). A gray image (or a colour one whose
+    channels are all equal) has one channel; a colour image keeps R, G, B for the ink's colour.
+    """
     if image.mode.startswith("I") or image.mode == "F":
-        return _wide_gray(image), None
+        gray = segment.shrink(_wide_gray(image), WORK_SIDE)
+        return gray[None], gray
     try:
-        if image.mode in ALPHA_MODES or "transparency" in image.info:
-            rgba = image.convert("RGBA")
-            alpha = np.asarray(rgba.getchannel("A"), dtype=np.float32) / np.float32(255)
-            return np.asarray(rgba.convert("L"), dtype=np.float32), alpha
-        return np.asarray(image.convert("L"), dtype=np.float32), None
+        has_alpha = image.mode in ALPHA_MODES or "transparency" in image.info
+        colour = image.convert("RGBA" if has_alpha else "RGB" if image.mode not in ("L", "1") else "L")
     except ValueError:  # a mode Pillow cannot convert (e.g. La)
         raise ImageError(f"unsupported image mode {image.mode}") from None
+    if max(colour.size) > WORK_SIDE:
+        scale = WORK_SIDE / max(colour.size)
+        colour = colour.resize((max(1, round(colour.width * scale)), max(1, round(colour.height * scale))), BOX_FILTER)
+    gray = np.asarray(colour.convert("L"), dtype=np.float32)
+    arrays = np.asarray(colour, dtype=np.float32)
+    if arrays.ndim == 2:
+        return gray[None], gray
+    channels = np.moveaxis(arrays[..., :3], -1, 0)
+    if has_alpha:
+        alpha = arrays[..., 3] / np.float32(255)
+        channels = np.stack([_flatten(channel, alpha, gray) for channel in channels])
+        gray = _flatten(gray, alpha, gray)
+    if (channels[0] == channels[1]).all() and (channels[0] == channels[2]).all():
+        return gray[None], gray
+    return np.ascontiguousarray(channels), gray
 
 
 def _wide_gray(image):
@@ -239,8 +332,8 @@ def _wide_gray(image):
     return np.clip(values, 0, 255).astype(np.float32)
 
 
-def _flatten(gray, alpha):
-    """Composite ``gray`` over a background colour according to ``alpha``; float32 (H, W).
+def _flatten(values, alpha, gray):
+    """Composite ``values`` (a channel or the gray) over a background according to ``alpha``; float32 (H, W).
 
     Transparent pixels become background. If most of the image is opaque, the
     opaque part holds the paper and the background is its median; otherwise the
@@ -249,12 +342,12 @@ def _flatten(gray, alpha):
     """
     opaque = alpha > 0.5
     if opaque.mean() >= 0.5:
-        background = float(np.median(gray[opaque]))
+        background = float(np.median(values[opaque]))
     elif alpha.sum() > 0:
         background = 255.0 if np.average(gray, weights=alpha) < 128 else 0.0
     else:
         background = 255.0  # fully transparent: blank either way
-    return gray * alpha + np.float32(background) * (1 - alpha)
+    return values * alpha + np.float32(background) * (1 - alpha)
 
 
 def _border(gray):
