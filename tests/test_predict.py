@@ -136,21 +136,25 @@ def bomb_png(path, side=100_000):
 def test_each_bad_image_is_one_line_and_the_others_are_still_read(tmp_path, tiny):
     Image.new("L", (300, 200), 255).save("blank.png")                       # a white page
     Image.new("L", (300, 200), 0).save("black.png")                         # all black
+    tiny_image = np.full((5, 5), 255, np.uint8)
+    tiny_image[1:4, 2] = 0
+    Image.fromarray(tiny_image).save("5x5.png")                             # a 'one' of three pixels
     bomb_png(tmp_path / "bomb.png")
     (tmp_path / "photos").mkdir()
     stroke_png(tmp_path / "photos" / "a.png")
     (tmp_path / "photos" / "b.png").write_text("a text file named like an image")
     digit_png(tmp_path / "good.png")
-    result = check(invoke("predict", "blank.png", "good.png", "black.png", "bomb.png", "photos", "nope.png",
-                          "--checkpoint", tiny), 2)
+    result = check(invoke("predict", "blank.png", "good.png", "black.png", "5x5.png", "bomb.png", "photos",
+                          "nope.png", "--checkpoint", tiny), 2)
     assert re.fullmatch(rf"good\.png: {UNSURE_LINE}\nphotos/a\.png: {UNSURE_LINE}\n", result.stdout), explain(result)
     errors = result.stderr.splitlines()
-    assert len(errors) == 5 and all(line.startswith("Error: ") for line in errors), explain(result)
+    assert len(errors) == 6 and all(line.startswith("Error: ") for line in errors), explain(result)
     assert re.fullmatch(r"Error: blank\.png: .*no digit found.*", errors[0])
     assert re.fullmatch(r"Error: black\.png: .*no digit found.*", errors[1])
-    assert errors[2].startswith("Error: bomb.png: the image is too large (")
-    assert errors[3] == "Error: photos/b.png: not an image file (or a format Pillow cannot read)"
-    assert errors[4] == "Error: nope.png: no such file"
+    assert re.fullmatch(r"Error: 5x5\.png: .*(no digit found|too small).*", errors[2])
+    assert errors[3].startswith("Error: bomb.png: the image is too large (")
+    assert errors[4] == "Error: photos/b.png: not an image file (or a format Pillow cannot read)"
+    assert errors[5] == "Error: nope.png: no such file"
 
 
 def test_show_and_json_together_is_a_usage_error(tiny):
@@ -170,6 +174,15 @@ def test_an_output_folder_that_is_a_file_is_refused(tmp_path, tiny, option):
     assert (tmp_path / "taken").read_text() == "mine"
 
 
+def test_help_states_the_unsure_threshold_and_the_options():
+    result = check(invoke("predict", "--help"), 0, stream="stdout")
+    text = " ".join(result.stdout.split())
+    assert f"below {UNSURE_BELOW:.0%} probability is flagged unsure" in text
+    for option in ("--show", "--color / --no-color", "--save-steps DIR", "--save-preprocessed DIR", "--digits",
+                   "--json", "folders", "patterns"):
+        assert option in text, option
+
+
 # ----------------------------------------------------------------------------- which files
 
 def test_a_folder_is_read_sorted_and_other_files_are_counted(tmp_path, tiny):
@@ -183,6 +196,9 @@ def test_a_folder_is_read_sorted_and_other_files_are_counted(tmp_path, tiny):
     assert [line.split(":")[0] for line in result.stdout.splitlines()] == ["photos/a.PNG", "photos/b.jpg",
                                                                            "photos/c.png"]
     assert result.stderr == "skipped 2 files that are not images in photos/\n"
+    (photos / "list.csv").unlink()
+    assert check(invoke("predict", "photos", "--checkpoint", tiny), 0).stderr == \
+        "skipped 1 file that is not an image in photos\n"
 
 
 def test_a_quoted_pattern_is_expanded_and_one_matching_nothing_is_an_error(tmp_path, tiny):
@@ -315,3 +331,92 @@ def test_saved_inputs_read_back_to_the_same_answer(tmp_path, tiny):
                          "--json", "--top", "10"), 0)
     for before, after in zip(jsons(first), jsons(again)):
         assert after["top"] == before["top"]                           # all ten probabilities, to the bit
+
+
+# ----------------------------------------------------------------------------- real digits
+
+@pytest.fixture(scope="module")
+def mnist_reader(mnist_gz_dir, tmp_path_factory):
+    """A linear softmax network fitted to 3,000 real MNIST test digits, and (its checkpoint, the split, P).
+
+    Ridge regression on one-hot targets (the normal equations (AᵀA + λI) C = AᵀY, well under a
+    second), its scores scaled up so that clear digits come out sure: it reads about 90% of
+    these digits right, which is all these tests need of a trained network.
+    """
+    from test_cli import real_test_split
+
+    test = real_test_split(mnist_gz_dir)
+    A = np.c_[data.scale_rows(test.images[:N_FIT], dtype=np.float64), np.ones(N_FIT)]    # (N, 785)
+    Y = np.eye(10)[test.labels[:N_FIT]]                                                   # (N, 10)
+    C = np.linalg.solve(A.T @ A + 1e-2 * np.eye(A.shape[1]), A.T @ Y)                     # (785, 10)
+    path = saved_network(tmp_path_factory.mktemp("reader") / "linear.npz", 30 * C[:-1].T, 30 * C[-1:].T)
+    P = checkpoint.load(path).network.predict_proba(data.columns(test.images[:N_FIT]))    # (10, N)
+    return path, test, P
+
+
+N_FIT = 3000
+
+
+def sure_examples(reader, labels):
+    """One MNIST test digit (28, 28) per label that the reader gets right with probability > 0.999."""
+    _, test, P = reader
+    picks = []
+    for label in labels:
+        n = np.flatnonzero((test.labels[:N_FIT] == label) & (P.argmax(axis=0) == label) & (P.max(axis=0) > 0.999))[0]
+        picks.append(test.images[n].reshape(28, 28))
+    return picks
+
+
+def paper(digits, gap=12, scale=4):
+    """MNIST digits pasted side by side, dark on light paper, enlarged like a scan: a PIL image."""
+    row = np.zeros((28, len(digits) * 28 + (len(digits) - 1) * gap), np.uint8)
+    for n, digit in enumerate(digits):
+        row[:, n * (28 + gap): n * (28 + gap) + 28] = digit
+    image = Image.fromarray(255 - row)
+    return image.resize((image.width * scale, image.height * scale), Image.BILINEAR)
+
+
+def test_digits_reads_a_row_of_three_left_to_right(mnist_reader, tmp_path):
+    reader, *_ = mnist_reader
+    paper(sure_examples(mnist_reader, [2, 0, 7])).save(tmp_path / "row.png")
+    [answer] = jsons(check(invoke("predict", "row.png", "--digits", "--json", "--checkpoint", reader,
+                                  "--save-preprocessed", "inputs"), 0))
+    assert answer["digits"] == "207"
+    assert [d["digit"] for d in answer["per_digit"]] == [2, 0, 7]
+    assert answer["digit"] is None and answer["top"] is None
+    assert answer["probability"] == min(d["probability"] for d in answer["per_digit"])
+    assert answer["unsure"] is any(d["probability"] < UNSURE_BELOW for d in answer["per_digit"])
+    # Each digit's saved 28x28 input, read on its own, gives that digit's answer.
+    alone = jsons(check(invoke("predict", *(f"inputs/row.{n}.28x28.png" for n in (1, 2, 3)), "--json",
+                               "--checkpoint", reader), 0))
+    assert [(a["digit"], a["probability"]) for a in alone] == [(d["digit"], d["probability"])
+                                                               for d in answer["per_digit"]]
+    line = check(invoke("predict", "row.png", "--digits", "--checkpoint", reader), 0).stdout
+    assert re.fullmatch(r"row\.png: 207 \(min \d+\.\d%\)(, unsure: .*)?\n", line)
+    assert line.startswith(f"row.png: 207 (min {answer['probability']:.1%})")
+
+
+def test_one_digit_reads_the_same_with_or_without_digits(mnist_reader, tmp_path):
+    reader, *_ = mnist_reader
+    paper(sure_examples(mnist_reader, [5])).save(tmp_path / "five.png")
+    for extra in ([], ["--top", "3"]):
+        plain = check(invoke("predict", "five.png", "--checkpoint", reader, *extra), 0).stdout
+        assert plain == check(invoke("predict", "five.png", "--digits", "--checkpoint", reader, *extra), 0).stdout
+        assert plain.startswith("five.png: 5 (")
+    [plain] = jsons(check(invoke("predict", "five.png", "--json", "--checkpoint", reader), 0))
+    [split] = jsons(check(invoke("predict", "five.png", "--json", "--digits", "--checkpoint", reader), 0))
+    assert split.pop("digits") == "5" and split.pop("per_digit") == [{k: plain[k] for k in ("digit", "probability",
+                                                                                            "top")}]
+    assert split == plain
+
+
+def test_digits_show_and_steps_draw_each_digit(mnist_reader, tmp_path):
+    reader, *_ = mnist_reader
+    paper(sure_examples(mnist_reader, [3, 1])).save(tmp_path / "pair.png")
+    result = check(invoke("predict", "pair.png", "--digits", "--show", "--checkpoint", reader,
+                          "--save-steps", "steps"), 0)
+    lines = result.stdout.split("\n")
+    assert lines[0].startswith("pair.png: 31 (min ")
+    assert lines[1] == "digit 1 of 2" and lines[18] == "digit 2 of 2"
+    with Image.open(tmp_path / "steps" / "pair.steps.png") as strip:
+        assert panels(strip) == 3 + 2 * 2                   # the page's three stages, then each digit's two
