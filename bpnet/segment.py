@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 MEDIAN_SIDE = 64  # polarity is decided on a copy this small: it needs only the strongest departures
+MEDIAN_WINDOW = 0.5  # the window: half the copy, so the paper is the majority even around a marker digit
 CLOSING_FRACTION = 1 / 3  # the closing's square: a third of the image's shorter side, wider than any stroke
 MIN_CLOSING = 5
 NOISE_SIGMAS = 6.0  # the threshold is at least this many robust standard deviations above the paper
@@ -58,8 +59,8 @@ def ink_is_dark(gray):
     """
     from scipy import ndimage
 
-    small = shrink(gray, MEDIAN_SIDE)
-    size = max(3, min(small.shape) // 4 | 1)
+    small = np.log(shrink(gray, MEDIAN_SIDE) + np.float32(64))  # light is multiplicative: shadows are steps
+    size = max(3, int(min(small.shape) * MEDIAN_WINDOW) | 1)
     departure = small - ndimage.median_filter(small, size=size, mode="nearest")
     return float(np.square(np.minimum(departure, 0)).sum()) >= float(np.square(np.maximum(departure, 0)).sum())
 

@@ -55,12 +55,14 @@ class Draw:
 
 # ----------------------------------------------------------------------------- pen strokes
 
-def pen_ink(digit, height, width_scale, draw):
+def pen_ink(digit, height, width_scale, draw, pen=None):
     """An MNIST digit (28, 28) uint8 as pen ink: float coverage in [0, 1], about ``height`` px tall.
 
     The digit is cropped to its ink, upscaled smoothly (bicubic), cut at a soft threshold so
     the edges look like a pen's rather than a blur of pixel blocks, made thicker or thinner
     by ``width_scale`` (grey dilation/erosion, relative to the digit's own stroke) and softened.
+    With ``pen`` (a width in pixels) the strokes are redrawn along their middle at that width
+    instead, as a fine pen draws them.
     """
     rows, cols = np.flatnonzero(digit.max(1) > 40), np.flatnonzero(digit.max(0) > 40)
     crop = digit[rows[0] - 1 if rows[0] else 0: rows[-1] + 2, cols[0] - 1 if cols[0] else 0: cols[-1] + 2]
@@ -70,12 +72,29 @@ def pen_ink(digit, height, width_scale, draw):
     big = np.asarray(Image.fromarray(crop).resize(size, BICUBIC), dtype=np.float32) / 255
     big = np.pad(big, pad)
     ink = np.clip((big - draw.u(0.35, 0.55, 0.15, 0.8)) / 0.12 + 0.5, 0, 1)
+    if pen is not None:
+        return thin_pen(ink > 0.5, pen)
     radius = (width_scale - 1) * 0.06 * height  # MNIST strokes are about an eighth of the height
     if abs(radius) >= 0.5:
         r = int(round(abs(radius)))
         disk = np.hypot(*np.mgrid[-r:r + 1, -r:r + 1]) <= r + 0.3
         ink = (ndimage.grey_dilation if radius > 0 else ndimage.grey_erosion)(ink, footprint=disk)
     return ndimage.gaussian_filter(ink, draw.u(0.3, 0.9, 0.0) * max(1.0, height / 150))
+
+
+def thin_pen(strokes, width):
+    """The middle lines of the (H, W) bool ``strokes`` drawn ``width`` px wide, antialiased: float in [0, 1].
+
+    The strokes are rounded first (blurred by their half width and cut at 1/2), so their ends
+    are round and the middle line does not fork into their corners; the middle is where the
+    distance to the paper is (nearly) the largest in its 3x3 neighbourhood.
+    """
+    inside = ndimage.distance_transform_edt(strokes)
+    half = float(np.percentile(inside[inside > 0], 90))
+    strokes = ndimage.gaussian_filter(strokes.astype(np.float32), half / 2) > 0.5
+    inside = ndimage.distance_transform_edt(strokes)
+    middle = strokes & (inside >= ndimage.maximum_filter(inside, size=3) - 0.5) & (inside >= 0.3 * half)
+    return np.clip(width / 2 + 0.5 - ndimage.distance_transform_edt(~middle), 0, 1).astype(np.float32)
 
 
 def place(page_shape, ink_shape, draw, centre_frac=0.25):
@@ -227,7 +246,7 @@ def marker(digit, draw):
 
 def hairline(digit, draw):
     height = draw.i(150, 400, 60)
-    ink = pen_ink(digit, height, draw.u(0.25, 0.5, 0.15, 0.9), draw)
+    ink = pen_ink(digit, height, 1.0, draw, pen=draw.u(1.2, 3.5, 0.8))
     page_shape = (int(ink.shape[0] * draw.u(1.2, 2.0, 1.0)), int(ink.shape[1] * draw.u(1.2, 2.0, 1.0)))
     alpha = np.zeros(page_shape, np.float32)
     paste_alpha(alpha, ink, place(page_shape, ink.shape, draw))
