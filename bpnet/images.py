@@ -26,6 +26,10 @@ MIN_INK = 32  # an image whose ink rises less than this above the background is 
 NOISE_FLOOR = 16  # pixels at most this far above the background never count as ink...
 INK_FRACTION = 0.25  # ...nor do those below this fraction of the strongest ink:
 # a blurred edge is cut near where a solid stroke would end, as LeCun boxed binary NIST digits
+STROKE = 0.13  # MNIST's median stroke width, relative to the digit's longer side (test set, _stroke_width)
+THIN = 0.08  # 5th-95th percentiles are 0.10-0.20: strokes thinner than this are widened to STROKE
+# (thick ones are left: eroding a marker's strokes to STROKE measured worse, 94.0% -> 92.5% on 200 markers)
+STROKE_SIDE = 64  # pixels: the digit's longer side while its strokes are made even
 ALPHA_MODES = ("LA", "PA", "RGBA", "La", "RGBa")
 BLANK = "the image is blank; no digit found"
 # A larger image is box-averaged down first: a digit needs far fewer pixels, and the float
@@ -122,7 +126,7 @@ def _stages(page, chosen, columns=None):
     """The :class:`Stages` of the digit made of the pieces ``chosen`` on ``page`` (within the
     range ``columns`` = (left, right) of the page, if given)."""
     digit = _digit_ink(page, chosen, columns)
-    digit = _crop(digit, INK_FRACTION * float(digit.max()))
+    digit = _even_strokes(_crop(digit, INK_FRACTION * float(digit.max())))
     mask = page.found.labels > 0
     return Stages(page.gray, page.ink * np.float32(255), mask, digit, _to_field(digit))
 
@@ -381,6 +385,37 @@ def _to_field(digit):
     if patch.max() <= 0:  # only a pathological speck could vanish in resampling
         raise ImageError(BLANK)
     return _centre(patch * np.float32(255.0 / patch.max()))
+
+
+def _stroke_width(digit):
+    """The strokes' width relative to the longer side of ``digit`` (h, w): 2·area / perimeter of the
+    pixels above half the peak, the perimeter counted as the pixels on the edge."""
+    from scipy import ndimage
+
+    ink = digit > 0.5 * float(digit.max())
+    edge = int((ink & ~ndimage.binary_erosion(ink)).sum())
+    return 2 * int(ink.sum()) / max(edge, 1) / max(digit.shape)
+
+
+def _even_strokes(digit):
+    """``digit`` (h, w) with its strokes widened to about MNIST's if they are much thinner.
+
+    A fine pen's strokes are a fifth as wide as MNIST's, and the network never saw such.
+    If their width (:func:`_stroke_width`) is below THIN, the digit is resampled so its longer
+    side is STROKE_SIDE and dilated (grey, by a disk) by the difference.
+    """
+    from scipy import ndimage
+
+    width = _stroke_width(digit)
+    radius = int(round((STROKE - width) * STROKE_SIDE / 2))
+    if width >= THIN or radius < 1:
+        return digit
+    scale = STROKE_SIDE / max(digit.shape)
+    size = (max(1, round(digit.shape[1] * scale)), max(1, round(digit.shape[0] * scale)))
+    small = Image.fromarray(np.ascontiguousarray(digit, np.float32)).resize(size, LANCZOS)
+    small = np.clip(np.asarray(small), 0, 255)
+    disk = np.hypot(*np.mgrid[-radius:radius + 1, -radius:radius + 1]) <= radius + 0.5
+    return ndimage.grey_dilation(np.pad(small, radius), footprint=disk)
 
 
 def _fit(ink):

@@ -30,6 +30,8 @@ import numpy as np
 
 MEDIAN_SIDE = 64  # polarity is decided on a copy this small: it needs only the strongest departures
 MEDIAN_WINDOW = 0.5  # the window: half the copy, so the paper is the majority even around a marker digit
+SMOOTH = 0.7  # pixels: the Gaussian that tames the noise before the closing
+BACKGROUND_SIDE = 512  # the paper's level is estimated on a copy at most this wide
 CLOSING_FRACTION = 1 / 3  # the closing's square: a third of the image's shorter side, wider than any stroke
 MIN_CLOSING = 5
 NOISE_SIGMAS = 6.0  # the threshold is at least this many robust standard deviations above the paper
@@ -104,20 +106,65 @@ def closing_size(shape):
 def flatten(channel, dark):
     """(ink, paper): ink r in [0, 1] measured against the paper's local level B, both (H, W) float32.
 
-    Dark ink: B is the grey closing of ``channel`` and r = (B − I) / B, the fraction of the
-    light the ink takes away. Light ink: B is the grey opening and r = (I − B) / (255 − B).
+    Dark ink: B is a grey closing of ``channel`` and r = (B − I) / B, the fraction of the light
+    the ink takes away. Light ink: B is a grey opening and r = (I − B) / (255 − B). The closing is
+    the smaller of two, by a square and by a diamond (:func:`paper_level`), on a copy at most
+    BACKGROUND_SIDE wide, brought back to full size bilinearly: the paper's light varies slowly.
     """
     from scipy import ndimage
 
-    size = closing_size(channel.shape)
-    smooth = ndimage.uniform_filter(channel, 3)  # the closing of noise would be its upper envelope
+    # Smoothed a little, as the closing of noise would be its upper envelope; the ink is measured
+    # on the same smoothed image, so the soft step of a shadow's edge is not taken for a thin line.
+    smooth = ndimage.gaussian_filter(channel, SMOOTH)
+    small = shrink(smooth, BACKGROUND_SIDE)
+    paper = paper_level(small if dark else -small, closing_size(small.shape))
+    paper = paper if dark else -paper
+    if paper.shape != smooth.shape:
+        paper = _resize(paper, smooth.shape)
     if dark:
-        paper = ndimage.grey_closing(smooth, size=(size, size), mode="nearest")
-        ink = (paper - channel) / np.maximum(paper, 8)
+        paper = np.maximum(paper, smooth)  # a closing never lies below the image
+        ink = (paper - smooth) / np.maximum(paper, 8)
     else:
-        paper = ndimage.grey_opening(smooth, size=(size, size), mode="nearest")
-        ink = (channel - paper) / np.maximum(255 - paper, 8)
+        paper = np.minimum(paper, smooth)
+        ink = (smooth - paper) / np.maximum(255 - paper, 8)
     return np.clip(ink, 0, 1, out=ink), paper
+
+
+def paper_level(image, size):
+    """The grey closing of ``image`` (H, W) that keeps straight edges of any slope.
+
+    A closing by a square fills the dark side of a tilted edge over a band as wide as the square's
+    corner sticks out; a diamond (the square turned 45 degrees) does so for the slopes the square
+    keeps. The smaller of the two closings fills neither much (and still every stroke narrower
+    than the square).
+    """
+    from scipy import ndimage
+
+    square = ndimage.grey_closing(image, size=(size, size), mode="nearest")
+    diamond = _diagonal(_diagonal(image, size, ndimage.maximum_filter1d), size, ndimage.minimum_filter1d)
+    return np.minimum(square, diamond)
+
+
+def _diagonal(image, size, filter1d):
+    """``filter1d`` (a max or min filter of ``size``) along both diagonals of ``image``: a diamond."""
+    height, width = image.shape
+    rows = np.arange(height)[:, None]
+    for shift in (rows, height - 1 - rows):  # the anti-diagonals, then the diagonals, become columns
+        cols = np.arange(width)[None, :] + shift
+        sheared = np.empty((height, width + height - 1), image.dtype)
+        # Outside the image: the value the filter ignores (a max ignores the lowest, a min the highest).
+        sheared.fill(image.min() if filter1d.__name__.startswith("max") else image.max())
+        sheared[rows, cols] = image
+        image = filter1d(sheared, size, axis=0, mode="nearest")[rows, cols]
+    return image
+
+
+def _resize(array, shape):
+    """``array`` (h, w) float32 resized bilinearly to ``shape`` (H, W)."""
+    from PIL import Image
+
+    bilinear = getattr(Image, "Resampling", Image).BILINEAR
+    return np.asarray(Image.fromarray(np.asarray(array, np.float32)).resize(shape[::-1], bilinear))
 
 
 # ----------------------------------------------------------------------------- 3. threshold
