@@ -27,7 +27,7 @@ NOISE_FLOOR = 16  # pixels at most this far above the background never count as 
 INK_FRACTION = 0.25  # ...nor do those below this fraction of the strongest ink:
 # a blurred edge is cut near where a solid stroke would end, as LeCun boxed binary NIST digits
 STROKE = 0.13  # MNIST's median stroke width, relative to the digit's longer side (test set, _stroke_width)
-THIN = 0.08  # 5th-95th percentiles are 0.10-0.20: strokes thinner than this are widened to STROKE
+THIN = 0.04  # MNIST rendered x5 never measures below 0.05; a 1-3 px pen 0.006-0.03: widened to STROKE
 # (thick ones are left: eroding a marker's strokes to STROKE measured worse, 94.0% -> 92.5% on 200 markers)
 STROKE_SIDE = 64  # pixels: the digit's longer side while its strokes are made even
 ALPHA_MODES = ("LA", "PA", "RGBA", "La", "RGBa")
@@ -96,11 +96,13 @@ def _passthrough(image):
 
 @dataclass
 class _Page:
-    """A page analysed: the working copy's gray, its ink r in [0, 1], the threshold, the paper's
+    """A page analysed: the working copy's gray, its ink r in [0, 1] (smoothed, and sharp: see
+    :func:`bpnet.segment.flatten`), the threshold, the paper's
     noise level (:func:`bpnet.segment.threshold`), the line pixels removed, and the pieces of ink that remain (:class:`bpnet.segment.Pieces`)."""
 
     gray: np.ndarray
     ink: np.ndarray
+    sharp: np.ndarray
     cut: float
     paper: float
     removed: np.ndarray
@@ -111,7 +113,7 @@ def _find_ink(image):
     """Steps 1-4 of :mod:`bpnet.segment` on a PIL image: a :class:`_Page`; ImageError if blank."""
     channels, gray = _working_copy(image)
     dark = segment.ink_is_dark(gray)
-    ink, _ = segment.flatten(segment.ink_channel(channels, dark), dark)
+    ink, sharp = segment.flatten(segment.ink_channel(channels, dark), dark)
     if float(ink.max()) < segment.MIN_CONTRAST:
         raise ImageError(BLANK)
     cut, paper = segment.threshold(ink)
@@ -119,7 +121,7 @@ def _find_ink(image):
     found = segment.pieces(mask, ink)
     if not len(found.area):
         raise ImageError(BLANK)
-    return _Page(gray, ink, cut, paper, removed, found)
+    return _Page(gray, ink, sharp, cut, paper, removed, found)
 
 
 def _stages(page, chosen, columns=None):
@@ -151,7 +153,7 @@ def _digit_ink(page, chosen, columns=None):
     labels, _ = ndimage.label(soft | selected, structure=np.ones((3, 3), bool))
     grown = np.isin(labels, np.unique(labels[selected]))
     peak = float(np.percentile(ink[selected], 99))
-    return np.minimum(ink * grown / max(peak, 1e-6), 1) * np.float32(255)
+    return np.minimum(page.sharp[window] * grown / max(peak, 1e-6), 1) * np.float32(255)
 
 
 def to_mnist(image):

@@ -104,7 +104,10 @@ def closing_size(shape):
 
 
 def flatten(channel, dark):
-    """(ink, paper): ink r in [0, 1] measured against the paper's local level B, both (H, W) float32.
+    """(ink, sharp): ink r in [0, 1] measured against the paper's local level B, both (H, W) float32.
+
+    ``ink`` is measured on the lightly smoothed channel (for finding the ink: a shadow's soft edge
+    is then no thin line), ``sharp`` on the channel itself (the grey levels the digit keeps).
 
     Dark ink: B is a grey closing of ``channel`` and r = (B − I) / B, the fraction of the light
     the ink takes away. Light ink: B is a grey opening and r = (I − B) / (255 − B). The closing is
@@ -121,13 +124,15 @@ def flatten(channel, dark):
     paper = paper if dark else -paper
     if paper.shape != smooth.shape:
         paper = _resize(paper, smooth.shape)
-    if dark:
-        paper = np.maximum(paper, smooth)  # a closing never lies below the image
-        ink = (paper - smooth) / np.maximum(paper, 8)
-    else:
-        paper = np.minimum(paper, smooth)
-        ink = (smooth - paper) / np.maximum(255 - paper, 8)
-    return np.clip(ink, 0, 1, out=ink), paper
+    # A closing never lies below the image (an opening never above): nor may its resized copy.
+    paper = np.maximum(paper, smooth) if dark else np.minimum(paper, smooth)
+    return _relative(smooth, paper, dark), _relative(channel, paper, dark)
+
+
+def _relative(image, paper, dark):
+    """The fraction of the light the ink takes away (dark ink) or adds (light ink), in [0, 1]."""
+    ink = (paper - image) / np.maximum(paper, 8) if dark else (image - paper) / np.maximum(255 - paper, 8)
+    return np.clip(ink, 0, 1, out=ink)
 
 
 def paper_level(image, size):
