@@ -190,16 +190,18 @@ def otsu(values, bins=256):
 def threshold(ink):
     """(cut, paper): the ink/paper cut on r and the paper's noise level.
 
-    The paper's noise level is its median plus PAPER_SIGMAS robust standard deviations (the
-    MAD); the cut is Otsu's, but at least NOISE_SIGMAS deviations above the paper's median
-    and MIN_THRESHOLD: Otsu's cut falls into the paper's noise when the ink is a tiny part
-    of the image.
+    Otsu's cut splits r into two classes; the lower one is the paper (whatever share of the
+    image the ink covers), whose noise level is its median plus PAPER_SIGMAS robust standard
+    deviations (from the MAD). The cut is Otsu's, but at least NOISE_SIGMAS such deviations
+    above the paper's median and MIN_THRESHOLD: Otsu's cut falls into the paper's noise when
+    the ink is a tiny part of the image.
     """
     sample = ink[::2, ::2]
-    median = float(np.median(sample))
-    spread = 1.4826 * float(np.median(np.abs(sample - median)))  # the MAD, as a standard deviation
-    floor = max(MIN_THRESHOLD, median + NOISE_SIGMAS * spread)
-    return max(floor, otsu(ink)), median + PAPER_SIGMAS * spread
+    cut = otsu(sample)
+    below = sample[sample < cut]
+    median = float(np.median(below)) if below.size else 0.0
+    spread = 1.4826 * float(np.median(np.abs(below - median))) if below.size else 0.0  # the MAD as a sigma
+    return max(cut, MIN_THRESHOLD, median + NOISE_SIGMAS * spread), median + PAPER_SIGMAS * spread
 
 
 # ----------------------------------------------------------------------------- 4. lines
