@@ -30,6 +30,7 @@ STROKE = 0.13  # MNIST's median stroke width, relative to the digit's longer sid
 THIN = 0.04  # MNIST rendered x5 never measures below 0.05; a 1-3 px pen 0.006-0.03: widened to STROKE
 # (thick ones are left: eroding a marker's strokes to STROKE measured worse, 94.0% -> 92.5% on 200 markers)
 STROKE_SIDE = 64  # pixels: the digit's longer side while its strokes are made even
+MIN_SIDE = 8  # pixels: a smaller image cannot hold a legible digit
 ALPHA_MODES = ("LA", "PA", "RGBA", "La", "RGBa")
 BLANK = "the image is blank; no digit found"
 # A larger image is box-averaged down first: a digit needs far fewer pixels, and the float
@@ -74,8 +75,16 @@ def preprocess(image):
     exact = _passthrough(image)
     if exact is not None:
         return exact
+    _check_size(image)
     page = _find_ink(image)
     return _stages(page, segment.choose_digit(page.found))
+
+
+def _check_size(image):
+    """ImageError if ``image`` is too small to hold a legible digit (UCI's digits are 8x8)."""
+    if min(image.size) < MIN_SIDE:
+        raise ImageError(f"the image is too small ({image.width}x{image.height}); a digit needs at least "
+                         f"{MIN_SIDE}x{MIN_SIDE} pixels")
 
 
 def _passthrough(image):
@@ -172,6 +181,7 @@ def split_digits(image):
     exact = _passthrough(image)
     if exact is not None:
         return [exact]
+    _check_size(image)
     page = _find_ink(image)
     groups = segment.group_digits(page.found, page.ink)
     if len(groups) == 1:

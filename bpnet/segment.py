@@ -42,6 +42,7 @@ LINE_SIDE = 256  # lines are looked for on a copy this small (max-pooled, so a t
 MAX_TILT = 6.0  # degrees: a ruled line in a photo is rarely tilted more
 MIN_LINE = 0.7  # a line spans at least this fraction of the image
 MAX_LINE_WIDTH = 2  # pixels of the small copy: a line is thin
+MIN_LINED_PAGE = 96  # pixels: an image narrower than this is a digit, not a page with lines on it
 MIN_SPECK = 5e-5  # pieces smaller than this fraction of the image (and 4 pixels) are specks
 NEAR = 0.25  # pieces within this fraction of the digit's size of its box belong to it
 MIN_PART = 0.02  # ...if they hold at least this fraction of its ink
@@ -212,8 +213,8 @@ def line_pixels(mask):
     On a max-pooled copy at most LINE_SIDE pixels wide, the ink is projected along directions
     up to MAX_TILT degrees from the horizontal (then the vertical): a line is a bin that holds at
     least MIN_LINE of the image's width, in a run of such bins at most MAX_LINE_WIDTH wide (a big
-    blob is not a line). Returns (lines, across): the line pixels and, for each, whether its line
-    is horizontal (1) or vertical (2).
+    blob is not a line). Returns (H, W) uint8: 1 on a near-horizontal line, 2 on a near-vertical
+    one, 0 elsewhere.
     """
     factor = max(1, -(-max(mask.shape) // LINE_SIDE))
     small = _pool_any(mask, factor)
@@ -270,6 +271,8 @@ def remove_lines(mask):
     """
     from scipy import ndimage
 
+    if min(mask.shape) < MIN_LINED_PAGE:  # a digit alone in a small image: its strokes span it
+        return mask, np.zeros_like(mask)
     lines = line_pixels(mask)
     if not lines.any():
         return mask, np.zeros_like(mask)
