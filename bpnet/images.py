@@ -127,6 +127,8 @@ def _find_ink(image):
         raise ImageError(BLANK)
     cut, paper = segment.threshold(ink)
     mask, removed = segment.remove_lines(ink > cut)
+    if removed.any():  # the lines' fainter parts too, so the digit's soft edges do not grow into them
+        removed |= segment.remove_lines(ink > max(paper, 0.5 * cut))[1]
     found = segment.pieces(mask, ink)
     if not len(found.area):
         raise ImageError(BLANK)

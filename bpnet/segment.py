@@ -46,6 +46,7 @@ MIN_LINED_PAGE = 96  # pixels: an image narrower than this is a digit, not a pag
 MIN_SPECK = 5e-5  # pieces smaller than this fraction of the image (and 4 pixels) are specks
 NEAR = 0.25  # pieces within this fraction of the digit's size of its box belong to it
 MIN_PART = 0.02  # ...if they hold at least this fraction of its ink
+INNER_SHARE = 0.2  # a piece clear of the image's edge is preferred if it holds this share of the heaviest's ink
 MIN_DIGIT = 0.15  # in a row of digits, a group with less than this fraction of the heaviest's ink is a mark
 WIDE = 1.3  # a group wider than this many times its height holds several digits...
 DIGIT_ASPECT = 0.75  # ...as many as its width holds digits this many times as wide as tall
@@ -146,7 +147,11 @@ def paper_level(image, size):
     """
     from scipy import ndimage
 
-    square = ndimage.grey_closing(image, size=(size, size), mode="nearest")
+    # Outside the image is ignored (a max sees the lowest value there, a min the highest): a
+    # border repeated outwards would carry a brighter neighbour's light into a dim corner.
+    low, high = float(image.min()), float(image.max())
+    square = ndimage.maximum_filter(image, size=(size, size), mode="constant", cval=low)
+    square = ndimage.minimum_filter(square, size=(size, size), mode="constant", cval=high)
     diamond = _diagonal(_diagonal(image, size, ndimage.maximum_filter1d), size, ndimage.minimum_filter1d)
     return np.minimum(square, diamond)
 
@@ -294,12 +299,14 @@ def remove_lines(mask):
 @dataclass
 class Pieces:
     """Connected pieces of ink: ``labels`` (H, W) int32 (0 = paper) and, per piece k (index k-1),
-    its area, its mass (sum of r) and its box (top, left, bottom, right), bottom/right exclusive."""
+    its area, its mass (sum of r), its box (top, left, bottom, right; bottom/right exclusive) and
+    whether it touches the image's edge."""
 
     labels: np.ndarray
     area: np.ndarray
     mass: np.ndarray
     boxes: np.ndarray
+    touches: np.ndarray  # per piece: whether it touches the image's edge
 
     def mask(self, keep):
         """(H, W) bool: the pixels of the pieces whose indices are in ``keep``."""
@@ -326,7 +333,8 @@ def pieces(mask, ink):
     mass = np.asarray(ndimage.sum_labels(ink, labels, index), dtype=np.float64) if n else np.zeros(0)
     boxes = np.array([[s[0].start, s[1].start, s[0].stop, s[1].stop] for s in ndimage.find_objects(labels)],
                      dtype=np.intp).reshape(n, 4)
-    return Pieces(labels.astype(np.int32, copy=False), area, mass, boxes)
+    touches = (boxes[:, 0] == 0) | (boxes[:, 1] == 0) | (boxes[:, 2] == mask.shape[0]) | (boxes[:, 3] == mask.shape[1])
+    return Pieces(labels.astype(np.int32, copy=False), area, mass, boxes, touches)
 
 
 def _gap(box, boxes):
@@ -336,15 +344,17 @@ def _gap(box, boxes):
     return np.maximum(dy, dx)
 
 
-def grow(found, start):
-    """Indices of the pieces that belong with piece ``start``: repeatedly, those whose box lies
-    within NEAR of the group's size from the group's box and that hold MIN_PART of its ink."""
+def grow(found, start, allowed=None):
+    """Indices of the pieces that belong with piece ``start``: repeatedly, those (among ``allowed``,
+    a bool per piece) whose box lies within NEAR of the group's size from the group's box and
+    that hold MIN_PART of its ink."""
     group = [start]
     box = found.boxes[start].copy()
+    allowed = np.ones(len(found.mass), bool) if allowed is None else allowed
     while True:
         size = max(box[2] - box[0], box[3] - box[1])
         near = (_gap(box, found.boxes) <= NEAR * size) & (found.mass >= MIN_PART * found.mass[group].sum())
-        new = [k for k in np.flatnonzero(near) if k not in group]
+        new = [k for k in np.flatnonzero(near & allowed) if k not in group]
         if not new:
             return group
         group += new
@@ -352,7 +362,17 @@ def grow(found, start):
 
 
 def choose_digit(found):
-    """Indices of the pieces that make the digit: the most massive piece and those near it."""
+    """Indices of the pieces that make the digit: the most massive piece and those near it.
+
+    Pieces touching the image's edge are passed over if a piece clear of it holds at least
+    INNER_SHARE of the heaviest one's ink: what runs along the edge is more often the table,
+    the page's edge or a dim corner than the digit (unless the digit fills the image, as a
+    tight crop does: then every piece touches the edge and the heaviest is chosen).
+    """
+    inner = ~found.touches
+    if inner.any() and found.mass[inner].max() >= INNER_SHARE * found.mass.max():
+        start = int(np.flatnonzero(inner)[np.argmax(found.mass[inner])])
+        return grow(found, start, allowed=inner)
     return grow(found, int(np.argmax(found.mass)))
 
 
