@@ -42,7 +42,8 @@ LINE_SIDE = 256  # lines are looked for on a copy this small (max-pooled, so a t
 MAX_TILT = 6.0  # degrees: a ruled line in a photo is rarely tilted more
 MIN_LINE = 0.7  # a line spans at least this fraction of the image
 MAX_LINE_WIDTH = 2  # pixels of the small copy: a line is thin
-MIN_LINED_PAGE = 96  # pixels: an image narrower than this is a digit, not a page with lines on it
+LINES_ALONE = 0.02  # if less than this share of the ink is not on lines, the "lines" are the digit
+MIN_LINED_PAGE = 96  # pixels: an image smaller than this is a digit, not a page with lines on it
 MIN_SPECK = 5e-5  # pieces smaller than this fraction of the image (and 4 pixels) are specks
 NEAR = 0.25  # pieces within this fraction of the digit's size of its box belong to it
 MIN_PART = 0.02  # ...if they hold at least this fraction of its ink
@@ -276,7 +277,7 @@ def remove_lines(mask):
     """
     from scipy import ndimage
 
-    if min(mask.shape) < MIN_LINED_PAGE:  # a digit alone in a small image: its strokes span it
+    if max(mask.shape) < MIN_LINED_PAGE:  # a digit alone in a small image: its strokes span it
         return mask, np.zeros_like(mask)
     lines = line_pixels(mask)
     if not lines.any():
@@ -289,7 +290,7 @@ def remove_lines(mask):
         if (lines == code).any():
             restored |= (lines == code) & ndimage.binary_closing(rest, structure=structure)
     cleaned = rest | restored
-    if cleaned.sum() < 0.1 * mask.sum():  # nothing but "lines": then they are the digit (a lone 1)
+    if cleaned.sum() < LINES_ALONE * mask.sum():  # nothing but "lines": then they are the digit (a lone 1)
         return mask, np.zeros_like(mask)
     return cleaned, (lines > 0) & ~restored
 
