@@ -1,12 +1,17 @@
-"""Image files to MNIST digits: what people draw or photograph, made to look like the seeds.
+"""Image files to MNIST digits: what people draw, scan or photograph, made to look like the seeds.
 
 MNIST digits are white ink on black, 28x28 uint8, the ink fitted into a 20x20 box
 (aspect ratio kept, antialiased) and placed so its centre of mass is at the centre
-of the field (LeCun et al.). :func:`to_mnist` brings any PIL image to that
-convention; :func:`load_image` reads a file and reports failures as one-line
-:class:`~bpnet.errors.ImageError`; :func:`load_images` builds the column matrix
-A⁰ (784, N) with :func:`bpnet.data.scale_rows`, the very scaling training and eval
-use, so a PNG saved from an MNIST image gives bit-identical input.
+of the field (LeCun et al.). :func:`preprocess` first finds the digit on the page as
+:mod:`bpnet.segment` describes (illumination flattened, ink thresholded, ruled lines and
+specks removed, the most substantial piece of ink and its nearby strokes chosen), on a
+working copy at most WORK_SIDE wide, then brings it to that convention (a fine pen's strokes
+widened to MNIST's), keeping every step in :class:`Stages`. :func:`to_mnist` is its 28x28;
+:func:`split_digits` reads a row of digits. An image already in MNIST form passes pixel for
+pixel. :func:`load_image`, :func:`load_stages` and :func:`load_digits` read a file and report
+failures as one-line :class:`~bpnet.errors.ImageError`; :func:`load_images` builds the column
+matrix A⁰ (784, N) with :func:`bpnet.data.scale_rows`, the very scaling training and eval use,
+so a PNG saved from an MNIST image gives bit-identical input.
 """
 
 import warnings
@@ -22,9 +27,8 @@ from .errors import ImageError
 SIDE = 28  # MNIST field, pixels
 BOX = 20  # the ink is scaled to fit BOX x BOX
 CENTRE = 14.0  # where the centre of mass lands (row, column); MNIST's mean is 14.0
-MIN_INK = 32  # an image whose ink rises less than this above the background is blank
-NOISE_FLOOR = 16  # pixels at most this far above the background never count as ink...
-INK_FRACTION = 0.25  # ...nor do those below this fraction of the strongest ink:
+MIN_INK = 32  # a 28x28 MNIST-form image whose ink rises less than this above the background is blank
+INK_FRACTION = 0.25  # the digit's box holds the pixels above this fraction of its strongest ink:
 # a blurred edge is cut near where a solid stroke would end, as LeCun boxed binary NIST digits
 STROKE = 0.13  # MNIST's median stroke width, relative to the digit's longer side (test set, _stroke_width)
 THIN = 0.04  # MNIST rendered x5 never measures below 0.05; a 1-3 px pen 0.006-0.03: widened to STROKE
@@ -106,8 +110,9 @@ def _passthrough(image):
 @dataclass
 class _Page:
     """A page analysed: the working copy's gray, its ink r in [0, 1] (smoothed, and sharp: see
-    :func:`bpnet.segment.flatten`), the threshold, the paper's
-    noise level (:func:`bpnet.segment.threshold`), the line pixels removed, and the pieces of ink that remain (:class:`bpnet.segment.Pieces`)."""
+    :func:`bpnet.segment.flatten`), the threshold and the paper's noise level
+    (:func:`bpnet.segment.threshold`), the line pixels removed, and the pieces of ink that
+    remain (:class:`bpnet.segment.Pieces`)."""
 
     gray: np.ndarray
     ink: np.ndarray
