@@ -349,57 +349,243 @@ def _distribution(network, A0):
     return softmax(-np.logaddexp(0, -Z[-1]))                             # (n_L, N)
 
 
+# A digit whose probability is below this is flagged "unsure" (in the line and in --json):
+# two readings are then nearly as likely, or the image is unlike anything the network learned.
+UNSURE_BELOW = 0.6
+
+
 @cli.command()
 @click.argument("images", nargs=-1, required=True, type=click.Path())
 @click.option("--checkpoint", "checkpoint_path", default=DEFAULT_CHECKPOINT, type=click.Path(dir_okay=False),
               help="The network to use.")
-@click.option("--top", "top_k", type=click.IntRange(1, 10), default=1, help="Show the K most likely digits.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per image per line.")
-def predict(images, checkpoint_path, top_k, as_json):
+@click.option("--top", "top_k", type=click.IntRange(1, 10), default=None, metavar="K",
+              show_default="1, and 3 bars with --show",
+              help="Show the K most likely digits.")
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON object per image per line: file, digit, probability, top, unsure; with "
+                   "--digits also digits (a string) and per_digit, and for several digits digit and top "
+                   "are null and probability is the lowest.")
+@click.option("--digits", "several", is_flag=True,
+              help="Read a row of digits, left to right, as one number (e.g. a year).")
+@click.option("--show", "draw", is_flag=True,
+              help="Draw the 28x28 input the network saw, beside bars of the likeliest digits.")
+@click.option("--color/--no-color", default=None, show_default="on a terminal, unless NO_COLOR is set",
+              help="Draw --show's pixels in their shades of gray (ANSI colours).")
+@click.option("--save-steps", type=click.Path(file_okay=False), default=None, metavar="DIR",
+              help="Write DIR/NAME.steps.png per image: the preprocessing stages side by side.")
+@click.option("--save-preprocessed", type=click.Path(file_okay=False), default=None, metavar="DIR",
+              help="Write DIR/NAME.28x28.png per digit (NAME.1.28x28.png, ... with --digits): the "
+                   "network's input, which predict reads back unchanged.")
+def predict(images, checkpoint_path, top_k, as_json, several, draw, color, save_steps, save_preprocessed):
     """Say which digit each IMAGE shows (PNG, JPEG, BMP, GIF, TIFF, WebP).
 
-    The image is brought to MNIST's convention first: grayscale, inverted if the
-    background is light, cropped to the ink, scaled into 20x20 and centred by
-    centre of mass in 28x28.
+    IMAGES are files, folders (their image files, sorted; other files are
+    skipped and counted) or quoted patterns such as 'photos/*.jpg'.
+
+    Each image is brought to MNIST's convention first: gray, uneven lighting
+    flattened, the ink thresholded (ruled lines and specks removed), the digit
+    cropped, scaled into 20x20 and centred by mass in 28x28. --save-steps
+    shows each stage, --show the 28x28 the network saw.
+
+    An answer below 60% probability is flagged unsure, with the runner-up
+    (with --digits, if any digit is). An image that cannot be read or shows no
+    digit is an error line; the others are still read, and the exit code is 2.
 
     \b
-    Example:
+    Examples:
       bpnet predict my-seven.png --top 3
+      bpnet predict photos/ --show
+      bpnet predict year.jpg --digits --save-steps steps/
     """
     from . import checkpoint
-    from .images import load_images
 
+    if draw and as_json:
+        raise click.UsageError("--show draws for people and --json writes for programs: choose one")
     # No run with a checkpoint: say how to make one (a run stopped early gets its hint from load).
     saved = [Path(checkpoint_path).parent / name for name in ("best.npz", "last.npz")]
     if checkpoint_path == DEFAULT_CHECKPOINT and not any(path.is_file() for path in saved):
         raise CheckpointError(f"{checkpoint_path}: no such checkpoint (train one with `bpnet train` "
                               f"or pass --checkpoint)")
     network = checkpoint.load(checkpoint_path).network
+    writer = _StageWriter(_output_folder(save_steps, "--save-steps"),
+                          _output_folder(save_preprocessed, "--save-preprocessed"))
+    colors = _color_mode(color) if draw else False
     refused = 0
-    for path in images:
+    for path in _image_paths(images):
         try:
-            A0 = load_images([path], network.dtype)                              # (784, 1)
+            if isinstance(path, ImageError):
+                raise path
+            stages, P = _read(path, network, several, checkpoint_path)
         except ImageError as exc:
             click.echo(f"Error: {exc}", err=True)      # one line per bad image, and go on with the others
             refused += 1
             continue
-        with np.errstate(over="ignore", invalid="ignore"):
-            p = _distribution(network, A0)[:, 0]
-        if not np.isfinite(p).all():
-            click.echo(f"Error: {path}: the network's output is not finite for this image "
-                       f"({checkpoint_path}'s weights overflow {network.dtype})", err=True)
-            refused += 1
-            continue
-        order = np.argsort(-p, kind="stable")[:top_k]
-        top = [{"digit": int(k), "probability": float(p[k])} for k in order]
         if as_json:
-            click.echo(json.dumps({"file": path, "digit": top[0]["digit"],
-                                   "probability": top[0]["probability"], "top": top}))
+            click.echo(json.dumps(_answer_record(path, P, top_k or 1, several)))
         else:
-            others = "".join(f"  {t['digit']} {t['probability']:.1%}" for t in top[1:])
-            click.echo(f"{path}: {top[0]['digit']} ({top[0]['probability']:.1%}){others}")
+            click.echo(_answer_line(path, P, top_k or 1))
+        if draw:
+            click.echo(_drawing(stages, P, top_k or 3, colors), color=bool(colors))   # click strips colour off a tty
+        writer.write(path, stages)
+    for line in writer.summary():
+        click.echo(line, err=True)
     if refused:
         click.get_current_context().exit(ImageError.exit_code)
+
+
+def _image_paths(arguments):
+    """The image files the IMAGES arguments name, in order; an argument naming none yields its ImageError.
+
+    A folder's skipped files are said on stderr as its files come up.
+    """
+    from .image_files import find_images
+
+    for argument in arguments:
+        try:
+            found = find_images(argument)
+        except ImageError as exc:
+            yield exc
+            continue
+        if found.skipped:
+            n = found.skipped
+            click.echo(f"skipped {n} {'file that is not an image' if n == 1 else 'files that are not images'} "
+                       f"in {argument}", err=True)
+        yield from found.paths
+
+
+def _read(path, network, several, checkpoint_path):
+    """The stages of each digit in the image file and their probabilities P, (10, n digits)."""
+    from .data import columns
+    from .images import load_digits, load_stages
+
+    stages = load_digits(path) if several else [load_stages(path)]
+    if not stages:
+        raise ImageError(f"{path}: no digit found")
+    A0 = columns(np.stack([s.mnist.reshape(-1) for s in stages]), network.dtype)    # (784, n)
+    with np.errstate(over="ignore", invalid="ignore"):
+        P = _distribution(network, A0)
+    if not np.isfinite(P).all():
+        raise ImageError(f"{path}: the network's output is not finite for this image "
+                         f"({checkpoint_path}'s weights overflow {network.dtype})")
+    return stages, P
+
+
+def _top(p, k):
+    """The ``k`` likeliest digits of the distribution ``p`` (10,), likeliest first."""
+    return [{"digit": int(d), "probability": float(p[d])} for d in np.argsort(-p, kind="stable")[:k]]
+
+
+def _answer_record(path, P, top_k, several):
+    """The --json object for one image; with several digits, ``probability`` is the smallest one's."""
+    per_digit = [{"digit": t[0]["digit"], "probability": t[0]["probability"], "top": t}
+                 for t in (_top(p, top_k) for p in P.T)]
+    if len(per_digit) == 1:
+        record = {"file": path, **per_digit[0]}
+    else:
+        record = {"file": path, "digit": None, "probability": min(d["probability"] for d in per_digit), "top": None}
+    record["unsure"] = any(d["probability"] < UNSURE_BELOW for d in per_digit)
+    if several:
+        record["digits"] = "".join(str(d["digit"]) for d in per_digit)
+        record["per_digit"] = per_digit
+    return record
+
+
+def _answer_line(path, P, top_k):
+    """``path: 7 (97.1%)``; ``path: 4 (41.0%), unsure: 9 (38.0%)``; ``path: 2026 (min 91.0%)``."""
+    tops = [_top(p, max(top_k, 2)) for p in P.T]
+    if len(tops) == 1:
+        best, *others = tops[0]
+        if best["probability"] < UNSURE_BELOW:
+            return f"{path}: {_said(best)}, unsure: " + ", ".join(map(_said, others))
+        return f"{path}: {_said(best)}" + "".join(f"  {t['digit']} {t['probability']:.1%}" for t in others[:top_k - 1])
+    number = "".join(str(t[0]["digit"]) for t in tops)
+    line = f"{path}: {number} (min {min(t[0]['probability'] for t in tops):.1%})"
+    doubts = [f"digit {n} is {_said(t[0])} or {_said(t[1])}"
+              for n, t in enumerate(tops, 1) if t[0]["probability"] < UNSURE_BELOW]
+    return line + (", unsure: " + "; ".join(doubts) if doubts else "")
+
+
+def _said(top):
+    return f"{top['digit']} ({top['probability']:.1%})"
+
+
+def _drawing(stages, P, k, colors):
+    """--show: each digit's 28x28 input beside its ``k`` likeliest digits as bars."""
+    from .show import digit_and_bars
+
+    blocks = [digit_and_bars(s.mnist, p, k=k, color=colors) for s, p in zip(stages, P.T)]
+    if len(blocks) > 1:
+        blocks = [f"digit {n} of {len(blocks)}\n{block}" for n, block in enumerate(blocks, 1)]
+    return "\n".join(blocks)
+
+
+def _stdout_is_terminal():
+    return sys.stdout.isatty()
+
+
+def _color_mode(flag):
+    from .show import color_mode
+
+    return color_mode(flag, _stdout_is_terminal(), os.environ)
+
+
+def _output_folder(folder, option):
+    """``folder`` made if missing (a Path), or None when the option was not given; a usage error if it cannot be."""
+    if folder is None:
+        return None
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise click.BadParameter(f"cannot make the folder {folder} ({exc.strerror or exc})",
+                                 param_hint=f"'{option}'") from None
+    return Path(folder)
+
+
+class _StageWriter:
+    """--save-steps and --save-preprocessed: each image's PNGs, named after it and never after another."""
+
+    def __init__(self, steps_dir, inputs_dir):
+        self.steps_dir, self.inputs_dir = steps_dir, inputs_dir
+        self.names, self.counts = set(), {"steps": 0, "inputs": 0}
+
+    def write(self, path, stages):
+        if not (self.steps_dir or self.inputs_dir):
+            return
+        from PIL import Image
+
+        from .show import steps_strip
+
+        name = self._unique(Path(path).stem)
+        if self.steps_dir:
+            _save_png(self.steps_dir / f"{name}.steps.png", steps_strip(stages if len(stages) > 1 else stages[0]))
+            self.counts["steps"] += 1
+        if self.inputs_dir:
+            for n, s in enumerate(stages, 1):
+                number = f".{n}" if len(stages) > 1 else ""
+                _save_png(self.inputs_dir / f"{name}{number}.28x28.png", Image.fromarray(s.mnist))
+                self.counts["inputs"] += 1
+
+    def _unique(self, stem):
+        """``stem``, or ``stem-2``, ``stem-3``, ... when an earlier image of this run had it."""
+        name, n = stem, 1
+        while name in self.names:
+            n += 1
+            name = f"{stem}-{n}"
+        self.names.add(name)
+        return name
+
+    def summary(self):
+        """What was written, a line per folder (for stderr: stdout holds the answers)."""
+        for folder, n, what in ((self.steps_dir, self.counts["steps"], "step strip"),
+                                (self.inputs_dir, self.counts["inputs"], "28x28 input")):
+            if folder:
+                yield f"wrote {n} {what}{'' if n == 1 else 's'} in {folder}"
+
+
+def _save_png(path, image):
+    from .files import atomic_write
+
+    atomic_write(path, lambda f: image.save(f, format="PNG"))
 
 
 # ----------------------------------------------------------------------------- plot

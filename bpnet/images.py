@@ -1,72 +1,199 @@
-"""Image files to MNIST digits: what people draw or photograph, made to look like the seeds.
+"""Image files to MNIST digits: what people draw, scan or photograph, made to look like the seeds.
 
 MNIST digits are white ink on black, 28x28 uint8, the ink fitted into a 20x20 box
 (aspect ratio kept, antialiased) and placed so its centre of mass is at the centre
-of the field (LeCun et al.). :func:`to_mnist` brings any PIL image to that
-convention; :func:`load_image` reads a file and reports failures as one-line
-:class:`~bpnet.errors.ImageError`; :func:`load_images` builds the column matrix
-A⁰ (784, N) with :func:`bpnet.data.scale_rows`, the very scaling training and eval
-use, so a PNG saved from an MNIST image gives bit-identical input.
+of the field (LeCun et al.). :func:`preprocess` first finds the digit on the page as
+:mod:`bpnet.segment` describes (illumination flattened, ink thresholded, ruled lines and
+specks removed, the most substantial piece of ink and its nearby strokes chosen), on a
+working copy at most WORK_SIDE wide, then brings it to that convention (a fine pen's strokes
+widened to MNIST's), keeping every step in :class:`Stages`. :func:`to_mnist` is its 28x28;
+:func:`split_digits` reads a row of digits. An image already in MNIST form passes pixel for
+pixel. :func:`load_image`, :func:`load_stages` and :func:`load_digits` read a file and report
+failures as one-line :class:`~bpnet.errors.ImageError`; :func:`load_images` builds the column
+matrix A⁰ (784, N) with :func:`bpnet.data.scale_rows`, the very scaling training and eval use,
+so a PNG saved from an MNIST image gives bit-identical input.
 """
 
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from . import data
+from . import data, segment
 from .errors import ImageError
 
 SIDE = 28  # MNIST field, pixels
 BOX = 20  # the ink is scaled to fit BOX x BOX
 CENTRE = 14.0  # where the centre of mass lands (row, column); MNIST's mean is 14.0
-MIN_INK = 32  # an image whose ink rises less than this above the background is blank
-NOISE_FLOOR = 16  # pixels at most this far above the background never count as ink...
-INK_FRACTION = 0.25  # ...nor do those below this fraction of the strongest ink:
+MIN_INK = 32  # a 28x28 MNIST-form image whose ink rises less than this above the background is blank
+INK_FRACTION = 0.25  # the digit's box holds the pixels above this fraction of its strongest ink:
 # a blurred edge is cut near where a solid stroke would end, as LeCun boxed binary NIST digits
+STROKE = 0.13  # MNIST's median stroke width, relative to the digit's longer side (test set, _stroke_width)
+THIN = 0.04  # MNIST rendered x5 never measures below 0.05; a 1-3 px pen 0.006-0.03: widened to STROKE
+# (thick ones are left: eroding a marker's strokes to STROKE measured worse, 94.0% -> 92.5% on 200 markers)
+STROKE_SIDE = 64  # pixels: the digit's longer side while its strokes are made even
+MIN_SIDE = 8  # pixels: a smaller image cannot hold a legible digit
 ALPHA_MODES = ("LA", "PA", "RGBA", "La", "RGBa")
 BLANK = "the image is blank; no digit found"
 # A larger image is box-averaged down first: a digit needs far fewer pixels, and the float
 # arrays below cost about 24 bytes a pixel (2 GB for a 9400x9400 photo, about 0.1 GB at this size).
 MAX_SIDE = 2048
+# The digit is looked for on a copy at most this wide: enough for a small digit on a large page,
+# little enough that the whole analysis takes a few tens of milliseconds.
+WORK_SIDE = 1024
 LANCZOS = getattr(Image, "Resampling", Image).LANCZOS  # Image.Resampling is Pillow >= 9.1
+BOX_FILTER = getattr(Image, "Resampling", Image).BOX
 
 
 # ----------------------------------------------------------------------------- public API
 
-def to_mnist(image):
-    """Bring a PIL image of a digit to the MNIST convention: a (28, 28) uint8 array.
+@dataclass
+class Stages:
+    """What each step of :func:`preprocess` produced, for showing and debugging.
 
-    Grayscale, alpha flattened onto the background, inverted when the background
-    is light, cropped to the ink, scaled to fit 20x20 and centred by mass in 28x28.
-    An image that already is MNIST-like (28x28, 8-bit gray, dark background) is
-    returned pixel for pixel. A blank image raises :class:`ImageError`.
+    original: (H, W) float32 gray in [0, 255], the working copy as read (ink dark or light as given).
+    flattened: (H, W) float32 in [0, 255], ink intensity after illumination flattening (ink bright, paper 0).
+    mask: (H, W) bool, the ink after thresholding and removing lines and specks.
+    digit: (h, w) float32 in [0, 255], the chosen digit's ink, cropped (what gets fitted into 20x20).
+    mnist: (28, 28) uint8, what the network sees.
     """
-    exact = _exact_gray(image)
-    if exact is not None and exact.shape == (SIDE, SIDE) and not _is_light(exact):
-        # Already in MNIST form (e.g. saved from the dataset): any resampling would
-        # change the pixels and so the prediction that eval gives for it.
-        if _ink(exact.astype(np.float32)).max() < MIN_INK:
-            raise ImageError(BLANK)
+
+    original: np.ndarray
+    flattened: np.ndarray
+    mask: np.ndarray
+    digit: np.ndarray
+    mnist: np.ndarray
+
+
+def preprocess(image):
+    """Find the digit in a PIL image and bring it to the MNIST convention, keeping every stage.
+
+    An image that already is MNIST-like (28x28, 8-bit gray, dark background) passes pixel for
+    pixel. Otherwise the digit is found as :mod:`bpnet.segment` describes (illumination
+    flattened, ink thresholded, lines and specks removed, the most substantial piece of ink and
+    its nearby strokes chosen), then fitted into 20x20 and centred by mass in 28x28.
+    A blank image raises :class:`ImageError`.
+    """
+    exact = _passthrough(image)
+    if exact is not None:
         return exact
-    gray, alpha = _gray_alpha(image)
-    if alpha is not None:
-        gray = _flatten(gray, alpha)
-    if _is_light(gray):
-        gray = 255.0 - gray
-    ink = _ink(gray)
-    peak = float(ink.max())
-    if peak < MIN_INK:
+    _check_size(image)
+    page = _find_ink(image)
+    return _stages(page, segment.choose_digit(page.found))
+
+
+def _check_size(image):
+    """ImageError if ``image`` is too small to hold a legible digit (UCI's digits are 8x8)."""
+    if min(image.size) < MIN_SIDE:
+        raise ImageError(f"the image is too small ({image.width}x{image.height}); a digit needs at least "
+                         f"{MIN_SIDE}x{MIN_SIDE} pixels")
+
+
+def _passthrough(image):
+    """Stages of an image already in MNIST form (e.g. saved from the dataset), or None.
+
+    Any processing would change its pixels and so the prediction that eval gives for it.
+    """
+    if image.size != (SIDE, SIDE):
+        return None
+    exact = _exact_gray(image)
+    if exact is None or _is_light(exact):
+        return None
+    if _ink(exact.astype(np.float32)).max() < MIN_INK:
         raise ImageError(BLANK)
-    # Stretch so the strongest ink is 255, as in nearly every MNIST digit: first
-    # the source, so a grey pen on grey paper looks like black on white; then the
-    # resized patch, so strokes that downscaling thinned to grey come out full.
-    ink = _crop(ink, max(NOISE_FLOOR, INK_FRACTION * peak)) * np.float32(255.0 / peak)
-    patch = _fit(ink)
-    if patch.max() <= 0:  # only a pathological speck could vanish in resampling
+    as_float = exact.astype(np.float32)
+    return Stages(as_float, as_float, exact > 0, as_float, exact)
+
+
+@dataclass
+class _Page:
+    """A page analysed: the working copy's gray, its ink r in [0, 1] (smoothed, and sharp: see
+    :func:`bpnet.segment.flatten`), the threshold and the paper's noise level
+    (:func:`bpnet.segment.threshold`), the line pixels removed, and the pieces of ink that
+    remain (:class:`bpnet.segment.Pieces`)."""
+
+    gray: np.ndarray
+    ink: np.ndarray
+    sharp: np.ndarray
+    cut: float
+    paper: float
+    removed: np.ndarray
+    found: object
+
+
+def _find_ink(image):
+    """Steps 1-4 of :mod:`bpnet.segment` on a PIL image: a :class:`_Page`; ImageError if blank."""
+    channels, gray = _working_copy(image)
+    dark = segment.ink_is_dark(gray)
+    ink, sharp = segment.flatten(segment.ink_channel(channels, dark), dark)
+    if float(ink.max()) < segment.MIN_CONTRAST:
         raise ImageError(BLANK)
-    return _centre(patch * np.float32(255.0 / patch.max()))
+    cut, paper = segment.threshold(ink)
+    mask, removed = segment.remove_lines(ink > cut)
+    if removed.any():  # the lines' fainter parts too, so the digit's soft edges do not grow into them
+        removed |= segment.remove_lines(ink > max(paper, 0.5 * cut))[1]
+    found = segment.pieces(mask, ink)
+    if not len(found.area):
+        raise ImageError(BLANK)
+    return _Page(gray, ink, sharp, cut, paper, removed, found)
+
+
+def _stages(page, chosen, columns=None):
+    """The :class:`Stages` of the digit made of the pieces ``chosen`` on ``page`` (within the
+    range ``columns`` = (left, right) of the page, if given)."""
+    digit = _digit_ink(page, chosen, columns)
+    digit = _even_strokes(_crop(digit, INK_FRACTION * float(digit.max())))
+    mask = page.found.labels > 0
+    return Stages(page.gray, page.ink * np.float32(255), mask, digit, _to_field(digit))
+
+
+def _digit_ink(page, chosen, columns=None):
+    """The chosen pieces' ink with its soft edges, scaled so its strongest ink is 255; (h, w) float32.
+
+    The thresholded pieces are grown into the connected pixels above the paper's noise (the
+    antialiased edges of the strokes, as in MNIST), never into a removed line, and within a
+    small margin of their box (not into a neighbouring digit).
+    """
+    from scipy import ndimage
+
+    found = page.found
+    box = np.concatenate([found.boxes[chosen, :2].min(0), found.boxes[chosen, 2:].max(0)])
+    margin = 2 + int(0.05 * max(box[2] - box[0], box[3] - box[1]))
+    left, right = (max(box[1] - margin, 0), box[3] + margin) if columns is None else columns
+    window = (slice(max(box[0] - margin, 0), box[2] + margin), slice(left, right))
+    ink = page.ink[window]
+    selected = found.mask(chosen)[window]
+    soft = (ink > page.paper) & ~ndimage.binary_dilation(page.removed[window], iterations=1)
+    labels, _ = ndimage.label(soft | selected, structure=np.ones((3, 3), bool))
+    grown = np.isin(labels, np.unique(labels[selected]))
+    peak = float(np.percentile(ink[selected], 99))
+    return np.minimum(page.sharp[window] * grown / max(peak, 1e-6), 1) * np.float32(255)
+
+
+def to_mnist(image):
+    """Bring a PIL image of a digit to the MNIST convention: a (28, 28) uint8 array (``preprocess(image).mnist``)."""
+    return preprocess(image).mnist
+
+
+def split_digits(image):
+    """Several digits written in a row (a year, a phone number), left to right: one :class:`Stages` each.
+
+    The pieces of ink are grouped by horizontal overlap (:func:`bpnet.segment.group_digits`);
+    a group too wide for one digit is cut at the thinnest columns. A single digit gives a list
+    of one, equal to :func:`preprocess`'s. The stages ``original``, ``flattened`` and ``mask``
+    are shared by all.
+    """
+    exact = _passthrough(image)
+    if exact is not None:
+        return [exact]
+    _check_size(image)
+    page = _find_ink(image)
+    groups = segment.group_digits(page.found, page.ink)
+    if len(groups) == 1:
+        return [_stages(page, segment.choose_digit(page.found))]
+    return [_stages(page, chosen, columns) for chosen, columns in groups]
 
 
 def load_image(path):
@@ -74,10 +201,23 @@ def load_image(path):
 
     Every failure is an :class:`ImageError` whose one-line message starts with the path.
     """
+    return load_stages(path).mnist
+
+
+def load_stages(path):
+    """Read an image file and :func:`preprocess` it; ImageError messages start with the path."""
+    return _with_path(path, preprocess)
+
+
+def load_digits(path):
+    """Read an image file and :func:`split_digits` it; ImageError messages start with the path."""
+    return _with_path(path, split_digits)
+
+
+def _with_path(path, step):
     path = Path(path)
     try:
-        image = _open(path)
-        return to_mnist(image)
+        return step(_open(path))
     except ImageError as exc:
         raise ImageError(f"{path}: {_one_line(exc)}") from None
 
@@ -112,9 +252,9 @@ def _open(path):
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
                 image.seek(0)
-                factor = _shrink_factor(image)
-                if factor > 1:  # a JPEG then decodes at 1/2, 1/4 or 1/8 of its size; others ignore it
-                    image.draft(None, (image.width // factor, image.height // factor))
+                if max(image.size) > WORK_SIDE:  # a JPEG then decodes at 1/2, 1/4 or 1/8 of its size,
+                    scale = 0.75 * WORK_SIDE / max(image.size)  # at least 3/4 of the working copy's
+                    image.draft(None, (int(image.width * scale) + 1, int(image.height * scale) + 1))
                 image.load()  # decode now, so truncated or corrupt data fails inside this try
                 # Shrunk before it is turned: exif_transpose copies, and the copy is then small.
                 return ImageOps.exif_transpose(_shrink(image))
@@ -173,18 +313,35 @@ def _exact_gray(image):
     return None
 
 
-def _gray_alpha(image):
-    """(gray, alpha) as float32 (H, W): gray in [0, 255], alpha in [0, 1] or None if opaque."""
+def _working_copy(image):
+    """(channels (C, H, W), gray (H, W)): the image as float32 in [0, 255], at most WORK_SIDE wide.
+
+    Alpha is laid on the background (:func:`_flatten`). A gray image (or a colour one whose
+    channels are all equal) has one channel; a colour image keeps R, G, B for the ink's colour.
+    """
     if image.mode.startswith("I") or image.mode == "F":
-        return _wide_gray(image), None
+        gray = segment.shrink(_wide_gray(image), WORK_SIDE)
+        return gray[None], gray
     try:
-        if image.mode in ALPHA_MODES or "transparency" in image.info:
-            rgba = image.convert("RGBA")
-            alpha = np.asarray(rgba.getchannel("A"), dtype=np.float32) / np.float32(255)
-            return np.asarray(rgba.convert("L"), dtype=np.float32), alpha
-        return np.asarray(image.convert("L"), dtype=np.float32), None
+        has_alpha = image.mode in ALPHA_MODES or "transparency" in image.info
+        colour = image.convert("RGBA" if has_alpha else "RGB" if image.mode not in ("L", "1") else "L")
     except ValueError:  # a mode Pillow cannot convert (e.g. La)
         raise ImageError(f"unsupported image mode {image.mode}") from None
+    if max(colour.size) > WORK_SIDE:
+        scale = WORK_SIDE / max(colour.size)
+        colour = colour.resize((max(1, round(colour.width * scale)), max(1, round(colour.height * scale))), BOX_FILTER)
+    gray = np.asarray(colour.convert("L"), dtype=np.float32)
+    arrays = np.asarray(colour, dtype=np.float32)
+    if arrays.ndim == 2:
+        return gray[None], gray
+    channels = np.moveaxis(arrays[..., :3], -1, 0)
+    if has_alpha:
+        alpha = arrays[..., 3] / np.float32(255)
+        channels = np.stack([_flatten(channel, alpha, gray) for channel in channels])
+        gray = _flatten(gray, alpha, gray)
+    if (channels[0] == channels[1]).all() and (channels[0] == channels[2]).all():
+        return gray[None], gray
+    return np.ascontiguousarray(channels), gray
 
 
 def _wide_gray(image):
@@ -198,8 +355,8 @@ def _wide_gray(image):
     return np.clip(values, 0, 255).astype(np.float32)
 
 
-def _flatten(gray, alpha):
-    """Composite ``gray`` over a background colour according to ``alpha``; float32 (H, W).
+def _flatten(values, alpha, gray):
+    """Composite ``values`` (a channel or the gray) over a background according to ``alpha``; float32 (H, W).
 
     Transparent pixels become background. If most of the image is opaque, the
     opaque part holds the paper and the background is its median; otherwise the
@@ -208,12 +365,12 @@ def _flatten(gray, alpha):
     """
     opaque = alpha > 0.5
     if opaque.mean() >= 0.5:
-        background = float(np.median(gray[opaque]))
+        background = float(np.median(values[opaque]))
     elif alpha.sum() > 0:
         background = 255.0 if np.average(gray, weights=alpha) < 128 else 0.0
     else:
         background = 255.0  # fully transparent: blank either way
-    return gray * alpha + np.float32(background) * (1 - alpha)
+    return values * alpha + np.float32(background) * (1 - alpha)
 
 
 def _border(gray):
@@ -239,6 +396,45 @@ def _crop(ink, threshold):
     rows = np.flatnonzero((ink > threshold).any(axis=1))
     cols = np.flatnonzero((ink > threshold).any(axis=0))
     return ink[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]
+
+
+def _to_field(digit):
+    """The cropped ink (h, w) fitted into 20x20, stretched to a peak of 255 and centred by mass in 28x28."""
+    patch = _fit(digit)
+    if patch.max() <= 0:  # only a pathological speck could vanish in resampling
+        raise ImageError(BLANK)
+    return _centre(patch * np.float32(255.0 / patch.max()))
+
+
+def _stroke_width(digit):
+    """The strokes' width relative to the longer side of ``digit`` (h, w): 2·area / perimeter of the
+    pixels above half the peak, the perimeter counted as the pixels on the edge."""
+    from scipy import ndimage
+
+    ink = digit > 0.5 * float(digit.max())
+    edge = int((ink & ~ndimage.binary_erosion(ink)).sum())
+    return 2 * int(ink.sum()) / max(edge, 1) / max(digit.shape)
+
+
+def _even_strokes(digit):
+    """``digit`` (h, w) with its strokes widened to about MNIST's if they are much thinner.
+
+    A fine pen's strokes are a fifth as wide as MNIST's, and the network never saw such.
+    If their width (:func:`_stroke_width`) is below THIN, the digit is resampled so its longer
+    side is STROKE_SIDE and dilated (grey, by a disk) by the difference.
+    """
+    from scipy import ndimage
+
+    width = _stroke_width(digit)
+    radius = int(round((STROKE - width) * STROKE_SIDE / 2))
+    if width >= THIN or radius < 1:
+        return digit
+    scale = STROKE_SIDE / max(digit.shape)
+    size = (max(1, round(digit.shape[1] * scale)), max(1, round(digit.shape[0] * scale)))
+    small = Image.fromarray(np.ascontiguousarray(digit, np.float32)).resize(size, LANCZOS)
+    small = np.clip(np.asarray(small), 0, 255)
+    disk = np.hypot(*np.mgrid[-radius:radius + 1, -radius:radius + 1]) <= radius + 0.5
+    return ndimage.grey_dilation(np.pad(small, radius), footprint=disk)
 
 
 def _fit(ink):

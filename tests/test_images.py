@@ -1,14 +1,15 @@
 """bpnet.images: files people make become MNIST-like digits; MNIST's own images pass untouched."""
 
+import io
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 from bpnet import data
 from bpnet.errors import ImageError
-from bpnet.images import load_image, load_images, to_mnist
+from bpnet.images import Stages, load_digits, load_image, load_images, load_stages, preprocess, split_digits, to_mnist
 
 INDICES = range(0, 10000, 200)  # 50 test digits, every class represented
 
@@ -229,8 +230,20 @@ def write_transparent(path):
     Image.new("RGBA", (64, 64), (0, 0, 0, 0)).save(path)
 
 
+def write_black_64(path):
+    Image.new("L", (64, 64), 0).save(path)
+
+
+def write_tiny(path):
+    image = Image.new("L", (5, 5), 255)
+    image.putpixel((2, 2), 0)
+    image.save(path)
+
+
 @pytest.mark.parametrize("name, make, reason", [
     ("notes.png", write_text, "not an image"),
+    ("black64.png", write_black_64, "the image is blank; no digit found"),
+    ("tiny.png", write_tiny, "too small"),
     ("cut.png", write_truncated_png, "cannot read"),
     ("missing.png", None, "no such file"),
     ("folder", Path.mkdir, "directory"),
@@ -329,3 +342,187 @@ def test_load_images_is_the_column_matrix(tmp_path):
         assert np.array_equal(A0[:, n], data.scale_rows(row)[0])
     assert load_images(paths, dtype=np.float64).dtype == np.float64
     assert load_images([]).shape == (784, 0)
+
+
+# ----------------------------------------------------------------------------- finding the digit on a page
+
+def page_with(digit, size=(360, 300), at=(110, 70), scale=5):
+    """An MNIST digit (28, 28) drawn dark on a light page: (H, W) float in [0, 1], ink coverage."""
+    big = np.asarray(Image.fromarray(digit).resize((28 * scale, 28 * scale), Image.BICUBIC), np.float64) / 255
+    alpha = np.zeros(size[::-1])
+    alpha[at[1]: at[1] + big.shape[0], at[0]: at[0] + big.shape[1]] = big
+    return alpha
+
+
+def gray_page(alpha, paper=235.0, ink=25.0, light=None):
+    """Ink coverage laid on paper, lit by ``light`` (H, W) in (0, 1]: a mode L image."""
+    values = paper * (1 - alpha) + ink * alpha
+    if light is not None:
+        values = values * light
+    return Image.fromarray(np.clip(values + 0.5, 0, 255).astype(np.uint8))
+
+
+def lighting(shape, gradient=0.6, vignette=0.4):
+    """Light falling off from the top-left corner, darker corners: (H, W) in (0, 1]."""
+    y, x = np.mgrid[0:shape[0], 0:shape[1]] / np.array(shape, float).reshape(2, 1, 1)
+    return (1 - gradient * (x + y) / 2) * (1 - vignette * ((x - 0.5) ** 2 + (y - 0.5) ** 2) * 2)
+
+
+def similar(out, digit):
+    """Correlation of two 28x28 digits under the best shift of at most one pixel each way."""
+    return best_shift_correlation(out.astype(np.float64), digit.astype(np.float64))
+
+
+@pytest.fixture(scope="module")
+def digits(mnist_test):
+    """A few MNIST test digits, one per class, (28, 28) uint8."""
+    found = {}
+    for row, label in zip(mnist_test.images, mnist_test.labels):
+        found.setdefault(int(label), row.reshape(28, 28))
+        if len(found) == 10:
+            return [found[k] for k in range(10)]
+
+
+def test_stages_have_their_documented_shapes(digits):
+    stages = preprocess(gray_page(page_with(digits[3])))
+    assert isinstance(stages, Stages)
+    assert stages.original.shape == stages.flattened.shape == stages.mask.shape == (300, 360)
+    assert stages.original.dtype == stages.flattened.dtype == stages.digit.dtype == np.float32
+    assert stages.mask.dtype == bool and stages.mnist.dtype == np.uint8 and stages.mnist.shape == (28, 28)
+    assert 0 <= stages.flattened.min() and stages.flattened.max() <= 255
+    assert stages.original[0, 0] > 200 and stages.flattened[0, 0] < 10  # paper light as read, 0 once flattened
+    assert np.array_equal(to_mnist(gray_page(page_with(digits[3]))), stages.mnist)
+
+
+def test_uneven_light_is_flattened(digits):
+    for digit in digits:
+        alpha = page_with(digit)
+        clean = to_mnist(gray_page(alpha))
+        lit = preprocess(gray_page(alpha, light=lighting(alpha.shape)))
+        assert similar(lit.mnist, clean) > 0.9
+        # The digit chosen is the digit alone, not the dim corners with it.
+        assert abs(lit.digit.shape[0] - preprocess(gray_page(alpha)).digit.shape[0]) <= 3
+
+
+def test_a_hard_shadow_across_the_digit_is_not_ink(digits):
+    alpha = page_with(digits[5])
+    y, x = np.mgrid[0:alpha.shape[0], 0:alpha.shape[1]]
+    shadow = np.where(x + 0.4 * y > 200, 0.45, 1.0)  # a tilted edge through the digit
+    out = preprocess(gray_page(alpha, light=shadow))
+    assert similar(out.mnist, to_mnist(gray_page(alpha))) > 0.9
+    assert out.mask.sum() < 1.5 * preprocess(gray_page(alpha)).mask.sum()
+
+
+def test_ruled_lines_and_margin_are_removed_and_the_digit_kept(digits):
+    scores = []
+    for digit in digits[:5]:
+        alpha = page_with(digit)
+        page = Image.fromarray(np.stack([np.full(alpha.shape, 250.0)] * 3, -1).astype(np.uint8))
+        draw = ImageDraw.Draw(page)
+        for y in range(12, 300, 36):  # light-blue ruled lines, and a red margin
+            draw.line([(0, y), (359, y + 3)], fill=(140, 180, 235), width=2)
+        draw.line([(50, 0), (50, 299)], fill=(220, 60, 70), width=2)
+        rgb = np.asarray(page, np.float64)
+        blue = np.array([30.0, 40.0, 150.0])  # ballpoint
+        rgb = rgb * (1 - alpha[..., None]) + blue * alpha[..., None]
+        out = preprocess(Image.fromarray(rgb.astype(np.uint8)))
+        scores.append(similar(out.mnist, to_mnist(gray_page(alpha))))
+        assert out.mask[:, :60].sum() == 0  # no line left where there is no digit
+        assert out.mask[:, 300:].sum() == 0
+    # A line running along a stroke leaves a stub or a gap (the 3 here: 0.77).
+    assert min(scores) > 0.7 and np.median(scores) > 0.95, np.round(scores, 3)
+
+
+def test_a_speck_far_away_is_ignored(digits):
+    alpha = page_with(digits[7])
+    alpha[20:26, 330:336] = 1  # dust in a corner
+    alpha[280:283, 10:13] = 1
+    assert np.abs(to_mnist(gray_page(alpha)).astype(int) - to_mnist(gray_page(page_with(digits[7])))).mean() < 1
+
+
+def test_a_four_in_two_strokes_stays_whole():
+    image = Image.new("L", (200, 260), 255)
+    draw = ImageDraw.Draw(image)
+    draw.line([(60, 40), (40, 150), (95, 150)], fill=0, width=14)  # the first stroke: down and across
+    draw.line([(120, 60), (125, 230)], fill=0, width=14)  # the second: the stem, not touching it
+    out = preprocess(image)
+    from scipy import ndimage
+
+    assert ndimage.label(out.mask, structure=np.ones((3, 3)))[1] == 2  # two pieces of ink...
+    rows, cols = np.nonzero(out.mnist > 128)
+    assert cols.max() - cols.min() >= 8 and rows.max() - rows.min() >= 18  # ...both in the 28x28
+
+
+@pytest.mark.parametrize("ink, paper", [(255, 0), ((30, 60, 200), (250, 250, 245)), ((200, 30, 30), (255,) * 3)])
+def test_light_and_coloured_ink(ink, paper):
+    mode = "L" if isinstance(ink, int) else "RGB"
+    out = to_mnist(seven(ink=ink, paper=paper, mode=mode))
+    assert np.abs(out.astype(int) - to_mnist(seven())).mean() < 2
+
+
+def row_of(digits, step=170):
+    """MNIST digits written dark on light side by side, ``step`` px from one to the next, on a wide page."""
+    row = np.zeros((200, 80 + step * (len(digits) - 1) + 140))
+    for n, digit in enumerate(digits):
+        at = 40 + n * step
+        row[20:160, at:at + 140] = np.maximum(row[20:160, at:at + 140], page_with(digit, (140, 140), (0, 0)))
+    return gray_page(row)
+
+
+def test_split_digits_reads_a_row_left_to_right(digits):
+    chosen = [digits[1], digits[9], digits[4]]
+    parts = split_digits(row_of(chosen))
+    assert len(parts) == 3
+    for part, digit in zip(parts, chosen):
+        assert similar(part.mnist, to_mnist(row_of([digit]))) > 0.9
+    assert all(part.original is parts[0].original for part in parts)
+
+
+def test_split_digits_of_one_digit_is_preprocess(digits):
+    image = gray_page(page_with(digits[2]))
+    parts = split_digits(image)
+    assert len(parts) == 1 and np.array_equal(parts[0].mnist, preprocess(image).mnist)
+    digit = digits[6]
+    assert np.array_equal(split_digits(Image.fromarray(digit))[0].mnist, digit)  # MNIST itself passes
+
+
+def test_touching_digits_are_cut_at_the_thinnest_column(digits):
+    parts = split_digits(row_of([digits[0], digits[0]], step=85))
+    assert len(parts) == 2
+
+
+def test_load_stages_and_load_digits_name_the_file(tmp_path, digits):
+    path = tmp_path / "row.png"
+    row_of([digits[3], digits[8]]).save(path)
+    assert len(load_digits(path)) == 2
+    assert load_stages(path).mnist.shape == (28, 28)
+    blank = tmp_path / "blank.png"
+    Image.new("L", (100, 100), 255).save(blank)
+    for load in (load_stages, load_digits):
+        with pytest.raises(ImageError, match="no digit found") as excinfo:
+            load(blank)
+        assert_one_line_error(excinfo, blank)
+
+
+def photo_of(digit, rng):
+    """An MNIST digit as a phone photo: turned, unevenly lit paper with a colour cast, blurred, noisy, JPEG."""
+    alpha = page_with(digit, size=(400, 340), at=(int(rng.integers(60, 200)), int(rng.integers(40, 160))))
+    alpha = np.asarray(Image.fromarray((alpha * 255).astype(np.uint8)).rotate(rng.uniform(-8, 8)), float) / 255
+    paper = np.array([235.0, 225.0, 205.0])
+    rgb = paper * (1 - alpha[..., None]) + np.array([40.0, 40.0, 60.0]) * alpha[..., None]
+    rgb *= lighting(alpha.shape, gradient=rng.uniform(0.2, 0.5), vignette=rng.uniform(0.1, 0.4))[..., None]
+    rgb += rng.normal(0, 6, rgb.shape)
+    image = Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(1.2))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=int(rng.integers(50, 90)))
+    return Image.open(io.BytesIO(buffer.getvalue()))
+
+
+def test_mnist_test_digits_photographed_come_back_like_mnist(mnist_test):
+    """Real data: MNIST test digits as photos give back nearly their own 28x28 (the network's input)."""
+    rng = np.random.default_rng(0)
+    scores = []
+    for i in range(0, 10000, 500):
+        digit = mnist_test.images[i].reshape(28, 28)
+        scores.append(similar(to_mnist(photo_of(digit, rng)), digit))
+    assert min(scores) > 0.6 and np.median(scores) > 0.85, np.round(scores, 2)
