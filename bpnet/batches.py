@@ -22,8 +22,9 @@ class Batches:
     a copy (172 MB for MNIST) that is then never made.
     """
 
-    def __init__(self, split, batch_size, dtype, chunk=CHUNK):
+    def __init__(self, split, batch_size, dtype, chunk=CHUNK, label_smoothing=0.0):
         self.split, self.dtype = split, np.dtype(dtype)
+        self.label_smoothing = float(label_smoothing)
         n = len(split)
         self.size = n if batch_size == "full" else min(int(batch_size), n)
         self.count = -(-n // self.size)
@@ -61,5 +62,14 @@ class Batches:
                 labels = self.split.labels[idx]
             n = e - s
             A0 = scale_rows(raw, out=self.rows[:n]).T                                # (784, n)
-            yield A0, one_hot(labels, out=self.Y[:, :n]), labels                    # Y (10, n)
+            yield A0, self.targets(labels, self.Y[:, :n]), labels                   # Y (10, n)
+
+    def targets(self, labels, out):
+        """One-hot Y (10, n), or with label smoothing (Szegedy et al. 2016) Y ← (1 − ε)Y + ε/K,
+        K = 10: each column still sums to 1, so Δᴸ = Aᴸ − Y stays the cost's gradient."""
+        Y = one_hot(labels, out=out)
+        if self.label_smoothing:
+            Y *= self.dtype.type(1 - self.label_smoothing)
+            Y += self.dtype.type(self.label_smoothing / N_CLASSES)
+        return Y
 

@@ -14,7 +14,10 @@ from pathlib import Path
 
 from .config import is_number
 from .errors import BpnetError, CheckpointError, ConfigError
-from .files import atomic_write, missing_folders, remove_empty_folders, remove_quietly
+from .files import atomic_write, missing_folders, remove_empty_folders, remove_quietly, remove_stale_temp_files
+
+# What a run writes into its folder, each through atomic_write.
+RUN_FILES = ("config.yaml", "metrics.jsonl", "last.npz", "best.npz")
 
 
 @dataclass
@@ -81,9 +84,10 @@ def _make_run_dir(run_dir):
 
 
 def prepare_run_dir(run_dir, config):
-    """Create the run folder and write its config.yaml."""
+    """Create the run folder, remove the temporary files a killed run left in it and write its config.yaml."""
     run_dir = Path(run_dir)
     _make_run_dir(run_dir)
+    remove_stale_temp_files(run_dir, RUN_FILES)
     try:
         atomic_write(run_dir / "config.yaml", lambda f: f.write(config.to_yaml().encode()))
     except OSError as exc:

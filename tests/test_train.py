@@ -10,7 +10,7 @@ import pytest
 
 from bpnet import blas, checkpoint, files, train as training
 from bpnet import resume as resume_module
-from bpnet import runs, schedules
+from bpnet import runs
 from bpnet.batches import Batches
 from bpnet.config import from_dict
 from bpnet.data import MNIST, Split, load
@@ -243,14 +243,6 @@ def test_full_batch_gradient_descent_is_the_seed_001_update(data, tmp_path):
     after = checkpoint.load(tmp_path / "run" / "last.npz").network
     np.testing.assert_allclose(after.W[1], net.W[1] - 0.5 * dW[1], rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(after.b[2], net.b[2] - 0.5 * db[2], rtol=1e-5, atol=1e-7)
-
-
-def test_cosine_schedule_goes_from_lr_to_zero():
-    t = config(schedule="cosine", lr=0.2).train
-    assert schedules.learning_rate(t, 0, 100) == pytest.approx(0.2)
-    assert schedules.learning_rate(t, 50, 100) == pytest.approx(0.1)
-    assert schedules.learning_rate(t, 100, 100) == pytest.approx(0.0)
-    assert schedules.learning_rate(config().train, 70, 100) == 0.1
 
 
 def test_minibatches_cover_each_example_once_per_epoch(data):
