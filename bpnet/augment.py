@@ -1,0 +1,281 @@
+"""Data augmentation on the fly: random affine maps and elastic distortions of a batch of digits.
+
+Each image gets one sampling grid s(p) that composes both (Simard, Steinkraus & Platt 2003,
+"Best practices for convolutional neural networks applied to visual document analysis"):
+
+    s(p) = c + M⁻¹ (p − c − t) + α·(G * U)(p)
+
+p = (row, col) an output pixel, c = (13.5, 13.5) the centre of the 28×28 field (the point
+(14, 14) of the pixel grid's corners, about which MNIST centres its digits), M = scale ·
+rotation · shear the forward affine map about c, t a shift, and U a field of displacements
+whose components are uniform in [−1, 1], smoothed by a Gaussian G of std σ and scaled by α
+(the elastic distortion). The output pixel p takes the input's value at s(p) by bilinear
+interpolation: one ``scipy.ndimage.map_coordinates`` call (order=1) for the whole batch.
+
+Two measured choices keep a batch of 128 cheap (scripts/bench_augment.py):
+
+- The Gaussian smoothing is the exact linear map of ``gaussian_filter(U, (0, σ, σ))`` (mode
+  "reflect") written as a 28×28 matrix S per axis, S U Sᵀ, done as two GEMMs over the batch:
+  0.26 ms against 9.6 ms for gaussian_filter at σ = 6 (its kernel spans 49 taps for 28 pixels).
+- The batch is one 2-D image, each digit in a 30×30 tile with a zero border, and s(p) is
+  clamped into the tile: bilinear interpolation over 2 axes (4 taps) instead of 3 (8 taps, with
+  the batch index as the first coordinate), 1.6 ms against 2.9 ms, with the same values as
+  map_coordinates' mode "grid-constant" (zero outside, interpolated towards it at the edge).
+  The coordinates are float64: float32 could not hold a tile's fraction of a pixel at row 3840.
+
+An augmented digit stays inside the field: the shift is drawn uniformly from the shifts within
+±``shift`` that keep the digit's ink (its bounding box, widened by the one pixel bilinear
+interpolation reaches) inside the 28×28 field after the affine map, so the affine map alone
+loses no ink. A digit that no shift can fit after rotation, scaling and shear (one already
+filling the field, as Fashion-MNIST's clothes do; 1.5% of MNIST's at shift 2, rotate 15,
+scale 0.1, shear 10, which lose 0.002% of all ink) gets the shift that centres its box, and
+loses ink at the edges. The elastic field is left out of that bound: widening the box by its
+largest displacement at the border (2-3 px at α = 34, σ = 4) left 93% of MNIST's digits no
+shift at all. With it, at those maxima and α = 34, σ = 4, 0.5% of the ink of 1,000 MNIST
+digits left the field (23% of digits lost some, one 26%); at α = 36, σ = 6, 0.2%.
+"""
+
+import math
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+from scipy import ndimage
+
+from .data import N_PIXELS, scale_rows
+from .errors import ConfigError
+
+SIDE = 28                       # the field is SIDE × SIDE pixels
+TILE = SIDE + 2                 # each image in the batch image has a one-pixel zero border
+CENTRE = (SIDE - 1) / 2         # 13.5: the centre of the field in pixel-centre coordinates
+
+
+@dataclass
+class AugmentConfig:
+    """Random transforms of each training image; every field at 0 (the default) is no augmentation.
+
+    Each draw is uniform in [−max, max] and independent per image. Simard et al. (2003) used
+    affine maps and elastic distortions with α = 34, σ = 4 on MNIST; Cireşan et al. (2010,
+    "Deep, big, simple neural nets for handwritten digit recognition") ±15° rotation, ±15-20%
+    scaling and elastic α = 36-38, σ = 5-6.
+    """
+
+    shift: float = 0.0            # max shift in pixels, along each axis (limited so the digit stays in the field)
+    rotate: float = 0.0           # max rotation in degrees, counter-clockwise positive, about the centre
+    scale: float = 0.0            # max relative scaling: 0.1 scales by a factor in [0.9, 1.1], about the centre
+    shear: float = 0.0            # max horizontal shear angle in degrees (x += tan(φ)·y), about the centre
+    elastic_alpha: float = 0.0    # α: elastic displacement scale in pixels (Simard et al. 2003: 34); 0 is off
+    elastic_sigma: float = 6.0    # σ: std in pixels of the Gaussian that smooths the displacement field
+
+    @property
+    def enabled(self):
+        """False if every transform is the identity (then augmenting is scale_rows, bit for bit)."""
+        return any((self.shift, self.rotate, self.scale, self.shear, self.elastic_alpha))
+
+    def validate(self, section="augment"):
+        """Raise :class:`ConfigError` naming ``section.field`` for a value out of type or range."""
+        limits = {"shift": (0, SIDE / 2), "rotate": (0, 180), "scale": (0, 0.9), "shear": (0, 60),
+                  "elastic_alpha": (0, 1000), "elastic_sigma": (0.1, 100)}
+        for name, (low, high) in limits.items():
+            value, key = getattr(self, name), f"{section}.{name}"
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if not (number and math.isfinite(value) and low <= value <= high):
+                raise ConfigError(f"{key} must be a number in [{low}, {high}], got {value!r}", key=key)
+        return self
+
+
+class Warp(NamedTuple):
+    """One batch's sampling grids: s(p) = M⁻¹ p + offset + field(p), p in (row, col) coordinates.
+
+    M_inv (B, 2, 2), offset (B, 2) and field (2, B, 28, 28) float32 displacements or None.
+    """
+
+    M_inv: np.ndarray
+    offset: np.ndarray
+    field: "np.ndarray | None"
+
+
+def affine_matrices(rotate, scale, shear):
+    """Forward maps M = scale · R(rotate) · Shear(shear), (B, 2, 2), acting on (row, col) offsets.
+
+    ``rotate`` and ``shear`` in degrees, arrays (B,) or scalars. Rows point down, so a
+    counter-clockwise rotation by θ is [[cos θ, −sin θ], [sin θ, cos θ]] on (row, col);
+    90° is ``np.rot90``. The shear moves each row right by tan(φ) × its offset below the centre.
+    """
+    theta, phi = np.radians(rotate), np.radians(shear)
+    theta, phi, scale = np.broadcast_arrays(np.atleast_1d(theta), np.atleast_1d(phi), np.atleast_1d(scale))
+    cos, sin, tan = np.cos(theta), np.sin(theta), np.tan(phi)
+    M = np.empty(theta.shape + (2, 2))
+    # R · [[1, 0], [tan φ, 1]]
+    M[:, 0, 0], M[:, 0, 1] = cos - sin * tan, -sin
+    M[:, 1, 0], M[:, 1, 1] = sin + cos * tan, cos
+    return M * scale[:, None, None]
+
+
+def invert(M):
+    """The inverses of 2×2 matrices (B, 2, 2) in closed form."""
+    a, b, c, d = M[:, 0, 0], M[:, 0, 1], M[:, 1, 0], M[:, 1, 1]
+    inv = np.stack([np.stack([d, -b], -1), np.stack([-c, a], -1)], -2)
+    return inv / (a * d - b * c)[:, None, None]
+
+
+def warp_for(M, t, field=None):
+    """The :class:`Warp` of forward maps M (B, 2, 2) about the centre and shifts t (B, 2)."""
+    M_inv = invert(M)
+    offset = CENTRE - np.einsum("bij,bj->bi", M_inv, CENTRE + np.asarray(t, dtype=float))
+    return Warp(M_inv, offset, field)
+
+
+def ink_boxes(images):
+    """Each image's ink bounding box, (B, 4) as first row, last row, first col, last col.
+
+    An image with no ink gets the whole field (it has nothing to lose at the edges).
+    """
+    ink = images != 0
+    rows, cols = ink.any(axis=2), ink.any(axis=1)                 # (B, 28) each
+    boxes = np.empty((len(images), 4))
+    boxes[:, 0] = rows.argmax(1)
+    boxes[:, 1] = SIDE - 1 - rows[:, ::-1].argmax(1)
+    boxes[:, 2] = cols.argmax(1)
+    boxes[:, 3] = SIDE - 1 - cols[:, ::-1].argmax(1)
+    empty = ~rows.any(1)
+    boxes[empty] = (0, SIDE - 1, 0, SIDE - 1)
+    return boxes
+
+
+def shift_ranges(M, boxes, reach):
+    """The shifts that keep each box inside the field after M: (low, high), each (B, 2).
+
+    A box (B, 4) widened by ``reach`` (B, 2) pixels per axis is mapped by M about the centre;
+    p = M(q − c) + c + t must stay in [−1, 28] per axis, since bilinear interpolation puts no
+    weight on pixels a distance 1 or more away (so no ink lands beyond pixel −1 or 28).
+    """
+    lo = np.stack([boxes[:, 0] - reach[:, 0], boxes[:, 2] - reach[:, 1]], 1) - CENTRE      # (B, 2)
+    hi = np.stack([boxes[:, 1] + reach[:, 0], boxes[:, 3] + reach[:, 1]], 1) - CENTRE
+    a, b = M * lo[:, None, :], M * hi[:, None, :]                                           # (B, 2, 2)
+    low_end = np.minimum(a, b).sum(2) + CENTRE
+    high_end = np.maximum(a, b).sum(2) + CENTRE
+    return -1.0 - low_end, SIDE - high_end
+
+
+def smoothing_matrix(sigma, n=SIDE):
+    """S (n, n), float32, with S @ u = gaussian_filter1d(u, sigma) (mode "reflect") for any u."""
+    return ndimage.gaussian_filter1d(np.eye(n), sigma, axis=0).astype(np.float32)
+
+
+class Augmenter:
+    """Applies random transforms (an :class:`AugmentConfig`) to batches of rows, reusing its buffers.
+
+    ``augmenter(rows, rng, out)`` for rows (B, 784), uint8 (as bpnet keeps images) or floats
+    already in [0, 1]; writes float32 (B, 784) into ``out``, scaled like ``data.scale_rows``.
+    Not thread-safe: give each thread its own.
+    """
+
+    def __init__(self, config, capacity=128):
+        self.config = config.validate() if isinstance(config, AugmentConfig) else AugmentConfig(**config).validate()
+        self.capacity = 0
+        self.S = smoothing_matrix(self.config.elastic_sigma)
+        grid = np.arange(SIDE, dtype=float)
+        self.rows_grid, self.cols_grid = grid[:, None], grid[None, :]                # (28, 1), (1, 28)
+        self.tiles = {}
+        self._grow(capacity)
+
+    def _grow(self, n):
+        """Buffers for batches of up to n images."""
+        if n <= self.capacity:
+            return
+        self.capacity = n
+        self.coords = np.empty((2, n, SIDE, SIDE))                                   # s(p), float64
+        self.tmp = np.empty((n, SIDE, SIDE))
+        self.noise = np.empty((2 * n, SIDE, SIDE), np.float32)
+        self.field = np.empty((2 * n, SIDE, SIDE), np.float32)
+        self.tile_rows = np.arange(n, dtype=float) * TILE + 1                           # first row of tile b
+        self.tiles = {}
+
+    def _tiles(self, images):
+        """The batch as one 2-D image of 30×30 tiles with zero borders, images copied in."""
+        n = len(images)
+        tiles = self.tiles.get(images.dtype)
+        if tiles is None:
+            tiles = self.tiles[images.dtype] = np.zeros((self.capacity, TILE, TILE), images.dtype)
+        tiles[:n, 1:-1, 1:-1] = images                                               # the borders stay 0
+        return tiles[:n].reshape(n * TILE, TILE)
+
+    def draw(self, images, rng):
+        """This batch's random :class:`Warp` for images (B, 28, 28), from ``rng``.
+
+        Draws, in this order: uniforms (5, B) for rotation, scale, shear and the two shifts,
+        then, if α > 0, the field's uniforms (2B, 28, 28) float32.
+        """
+        cfg, n = self.config, len(images)
+        self._grow(n)
+        u = rng.random((5, n))
+        M = affine_matrices(cfg.rotate * (2 * u[0] - 1), 1 + cfg.scale * (2 * u[1] - 1), cfg.shear * (2 * u[2] - 1))
+        field = self.elastic_field(rng, n) if cfg.elastic_alpha else None
+        low, high = shift_ranges(M, ink_boxes(images), np.ones((n, 2)))
+        a, b = np.maximum(low, -cfg.shift), np.minimum(high, cfg.shift)
+        # A shift within ±shift that keeps the ink in, uniformly; else the one that centres it.
+        t = np.where(a <= b, a + u[3:].T * (b - a), np.clip((low + high) / 2, -cfg.shift, cfg.shift))
+        return warp_for(M, t, field)
+
+    def elastic_field(self, rng, n):
+        """α·(G * U): displacements (2, n, 28, 28) float32, U uniform in [−1, 1], G of std σ.
+
+        S U Sᵀ computed as U Sᵀ, a transposed copy, and another product with Sᵀ, which gives
+        (S U Sᵀ)ᵀ = S Uᵀ Sᵀ: the smoothing of Uᵀ, whose entries are as independent and uniform
+        as U's, so the field has the same distribution (and equals gaussian_filter of Uᵀ).
+        """
+        U, F = self.noise[:2 * n], self.field[:2 * n]
+        rng.random(out=U, dtype=np.float32)
+        U *= 2
+        U -= 1
+        np.matmul(U.reshape(-1, SIDE), self.S.T, out=F.reshape(-1, SIDE))
+        U[...] = F.transpose(0, 2, 1)
+        np.matmul(U.reshape(-1, SIDE), self.S.T, out=F.reshape(-1, SIDE))
+        F *= np.float32(self.config.elastic_alpha)
+        return F.reshape(2, n, SIDE, SIDE)
+
+    def grid(self, warp, n):
+        """The sampling coordinates (2, n, 28, 28) into the tiled batch image for ``warp``."""
+        coords, tmp = self.coords[:, :n], self.tmp[:n]
+        M_inv, offset = warp.M_inv[:, :, :, None, None], warp.offset[:, :, None, None]
+        grids = (self.rows_grid, self.cols_grid)
+        for k in range(2):
+            s = coords[k]
+            np.multiply(M_inv[:, k, 0], grids[0], out=s)
+            s += np.multiply(M_inv[:, k, 1], grids[1], out=tmp)
+            s += offset[:, k]
+            if warp.field is not None:
+                s += warp.field[k]
+            # Clamped to the tile's zero border, a point outside the field reads 0 as
+            # mode "grid-constant" would, and never reads a neighbouring tile.
+            np.clip(s, -1.0, SIDE, out=s)
+            s += 1.0 if k else self.tile_rows[:n, None, None]
+        return coords
+
+    def apply(self, rows, warp, out=None):
+        """Rows (B, 784) sampled on ``warp``'s grids, float32 (B, 784) in [0, 1], into ``out``."""
+        n = len(rows)
+        if out is None:
+            out = np.empty((n, N_PIXELS), np.float32)
+        images = rows.reshape(n, SIDE, SIDE)
+        # mode "nearest" only because it is the fastest: every point lies inside the tiled image.
+        ndimage.map_coordinates(self._tiles(images), self.grid(warp, n), output=out.reshape(n, SIDE, SIDE),
+                                order=1, mode="nearest")
+        if rows.dtype == np.uint8:
+            out *= np.float32(1.0 / 255.0)
+        return out
+
+    def __call__(self, rows, rng, out=None):
+        """Augmented rows: float32 (B, 784) in [0, 1], written into ``out`` if given.
+
+        With every transform off, exactly ``scale_rows(rows, out)`` (and ``rng`` is not used).
+        """
+        if not self.config.enabled:
+            if rows.dtype == np.uint8:
+                return scale_rows(rows, out=out)
+            if out is None:
+                return rows.astype(np.float32)
+            np.copyto(out, rows)
+            return out
+        return self.apply(rows, self.draw(rows.reshape(len(rows), SIDE, SIDE), rng), out)
