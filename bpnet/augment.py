@@ -40,7 +40,6 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-from scipy import ndimage
 
 from .data import N_PIXELS, scale_rows
 from .errors import ConfigError
@@ -160,6 +159,8 @@ def shift_ranges(M, boxes, reach):
 
 def smoothing_matrix(sigma, n=SIDE):
     """S (n, n), float32, with S @ u = gaussian_filter1d(u, sigma) (mode "reflect") for any u."""
+    from scipy import ndimage          # here, not at the top: bpnet.config imports AugmentConfig, and
+                                       # scipy.ndimage takes 0.3-0.6 s to import, every command
     return ndimage.gaussian_filter1d(np.eye(n), sigma, axis=0).astype(np.float32)
 
 
@@ -258,6 +259,7 @@ class Augmenter:
         n = len(rows)
         if out is None:
             out = np.empty((n, N_PIXELS), np.float32)
+        from scipy import ndimage
         images = rows.reshape(n, SIDE, SIDE)
         # mode "nearest" only because it is the fastest: every point lies inside the tiled image.
         ndimage.map_coordinates(self._tiles(images), self.grid(warp, n), output=out.reshape(n, SIDE, SIDE),

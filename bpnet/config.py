@@ -1,6 +1,7 @@
 """The training configuration: typed dataclasses read from YAML, strictly validated.
 
-A config file has three sections, ``data``, ``model`` and ``train``; every key
+A config file has four sections, ``data``, ``model``, ``train`` and ``augment``
+(:class:`bpnet.augment.AugmentConfig`, random transforms of the training images); every key
 is optional and defaults as below. An unknown key, a wrong type or a value out
 of range is a :class:`ConfigError` naming the key path, e.g.
 ``configs/x.yaml: train.lr must be > 0, got -1``.
@@ -15,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from . import network, optim
+from .augment import AugmentConfig
 from .data import DATASETS
 from .errors import ConfigError
 
@@ -97,6 +99,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -105,7 +108,7 @@ class Config:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
 
-SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "augment": AugmentConfig}
 
 
 # ----------------------------------------------------------------------------- checks
@@ -206,6 +209,7 @@ def _validate(config):
     _choice("train.dtype", t.dtype, DTYPES)
     _check(_is_int(t.log_every) and t.log_every >= 1, "train.log_every", "must be an integer >= 1",
            t.log_every)
+    config.augment.validate("augment")
 
 
 def from_dict(raw):
@@ -232,7 +236,8 @@ def from_dict(raw):
     # YAML reads 1e-3 as a string: accept numbers written that way, nothing else.
     numbers = [(config.train, ("lr", "momentum", "beta1", "beta2", "weight_decay", "warmup_epochs", "step_gamma",
                                "onecycle_pct", "max_norm", "label_smoothing", "min_delta")),
-               (config.model, ("dropout", "input_dropout"))]
+               (config.model, ("dropout", "input_dropout")),
+               (config.augment, tuple(f.name for f in dataclasses.fields(AugmentConfig)))]
     for section, names in numbers:
         for name in names:
             value = getattr(section, name)

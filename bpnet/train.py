@@ -23,6 +23,7 @@ from .files import missing_folders
 from .interrupts import StopFlag, interrupted_by_signal
 from .network import Network, Workspace, draw_masks, dropout_rates
 from .optim import apply_max_norm, make_optimizer
+from .prefetch import DROPOUT, batch_rng
 from .resume import STATE_KEYS, check_resumable, recorded_data_dir, resumed_history, rng_from_state
 from .runs import (EpochRecord, check_new_run_dir, link_latest, new_run_dir, prepare_run_dir, read_metrics,
                    remove_unfinished_run, write_metrics)
@@ -98,7 +99,8 @@ class Run:
             # Stopped mid-epoch: replay this epoch's shuffle from the state it started with.
             self.rng = rng_from_state(resume.meta["epoch_rng"] if self.state["batch"] else resume.meta["rng"])
             self.history = resumed_history(read_metrics(self.run_dir), resume, self.last_path)
-        self.batches = Batches(data.train, self.t.batch_size, self.t.dtype, label_smoothing=self.t.label_smoothing)
+        self.batches = Batches(data.train, self.t.batch_size, self.t.dtype, label_smoothing=self.t.label_smoothing,
+                               augment=config.augment, seed=self.t.seed)
         self.dropout = dropout_rates(config.model)
         self.workspace = Workspace()
         self.params = self.network.parameters()
@@ -151,7 +153,7 @@ class Run:
     def dropout_rng(self, index):
         """The generator of the dropout masks of batch ``index`` of the current epoch: its own,
         keyed by (seed, epoch, batch), so a resumed epoch draws the masks the uncut one drew."""
-        return np.random.default_rng([self.t.seed, self.state["epoch"], index, 1])
+        return batch_rng(self.t.seed, self.state["epoch"], index, DROPOUT)
 
     def epoch(self, stop, on_batch=None):
         """Train the rest of the current epoch; its (seconds, [loss sum, correct, seen]).
@@ -165,16 +167,17 @@ class Run:
         started = time.perf_counter() - state.get("seconds", 0.0)
         order = self.batches.order(self.rng)
         sums = list(state["sums"])
-        for i in range(state["batch"], self.batches.count):
-            n = self.batches.length(i)
-            loss, correct = self.step(self.batches.get(order, i), n, i)
-            sums = [sums[0] + loss * n, sums[1] + correct, sums[2] + n]
-            if on_batch is not None:
-                on_batch(epoch, i + 1, self.batches.count, loss)
-            if stop.signum is not None and i + 1 < self.batches.count:
-                state.update(batch=i + 1, sums=sums, seconds=time.perf_counter() - started)
-                self.save(self.last_path)
-                raise interrupted_by_signal(stop.signum, self.last_path, self.run_dir)
+        with self.batches.epoch(order, state["epoch"], state["batch"]) as batches:
+            for i, chunks in batches:
+                n = self.batches.length(i)
+                loss, correct = self.step(chunks, n, i)
+                sums = [sums[0] + loss * n, sums[1] + correct, sums[2] + n]
+                if on_batch is not None:
+                    on_batch(epoch, i + 1, self.batches.count, loss)
+                if stop.signum is not None and i + 1 < self.batches.count:
+                    state.update(batch=i + 1, sums=sums, seconds=time.perf_counter() - started)
+                    self.save(self.last_path)
+                    raise interrupted_by_signal(stop.signum, self.last_path, self.run_dir)
         state.update(epoch=epoch, batch=0, sums=[0.0, 0, 0], seconds=0.0)
         return time.perf_counter() - started, sums
 
