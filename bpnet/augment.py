@@ -230,9 +230,13 @@ class Augmenter:
         rng.random(out=U, dtype=np.float32)
         U *= 2
         U -= 1
-        np.matmul(U.reshape(-1, SIDE), self.S.T, out=F.reshape(-1, SIDE))
+        # A stack of 28×28 products, not one (2n·28, 28) product: that one is large enough for
+        # OpenBLAS to wake its threads, which between two map_coordinates calls have gone to
+        # sleep: 16 ms instead of 0.09 ms a batch on a loaded 2-core machine (each small one
+        # runs in the calling thread).
+        np.matmul(U, self.S.T, out=F)
         U[...] = F.transpose(0, 2, 1)
-        np.matmul(U.reshape(-1, SIDE), self.S.T, out=F.reshape(-1, SIDE))
+        np.matmul(U, self.S.T, out=F)
         F *= np.float32(self.config.elastic_alpha)
         return F.reshape(2, n, SIDE, SIDE)
 

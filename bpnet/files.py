@@ -66,14 +66,7 @@ def atomic_write(path, write, suffix=".tmp"):
         raise
 
 
-def remove_stale_temp_files(folder, names, suffix=".tmp"):
-    """Remove what :func:`atomic_write` to ``folder/<name>`` (``name`` in ``names``) leaves behind
-    when the process is killed mid-write (SIGKILL, power loss): ``.<name>.<random>.tmp`` files,
-    mkstemp's names. Only those: anything else in the folder is not ours. Their names, removed."""
-    pattern = re.compile("|".join(rf"\.{re.escape(name)}\.[A-Za-z0-9_]+{re.escape(suffix)}" for name in names))
-    removed = []
-    for entry in os.scandir(folder):
-        if pattern.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
-            remove_quietly(entry.path)
-            removed.append(entry.name)
-    return sorted(removed)
+def temp_file_pattern(names, suffix=".tmp"):
+    """A regular expression for the names :func:`temp_file_beside` gives temporary files of the
+    files ``names`` in one folder: ``.<name>.<mkstemp's random letters><suffix>``."""
+    return re.compile("|".join(rf"\.{re.escape(name)}\.[A-Za-z0-9_]+{re.escape(suffix)}" for name in names))

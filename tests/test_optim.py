@@ -204,3 +204,16 @@ def test_scratch_buffers_follow_the_parameters_dtype():
     params64 = [("W1", np.zeros((2, 2), np.float64))]
     assert opt.gradient_buffers(params32)[0][0].dtype == np.float32
     assert opt.gradient_buffers(params64)[0][0].dtype == np.float64
+
+
+def test_max_norm_rescales_only_rows_above_c_of_hidden_layers():
+    from bpnet.network import Network
+    from bpnet.optim import apply_max_norm
+
+    net = Network([4, 3, 2], dtype=np.float32)
+    net.W[1][...] = [[3, 4, 0, 0], [0.3, 0.4, 0, 0], [0, 0, 0, 10]]          # row norms 5, 0.5, 10
+    net.W[2][...] = 100
+    apply_max_norm(net, 2.0)
+    np.testing.assert_allclose(net.W[1], [[1.2, 1.6, 0, 0], [0.3, 0.4, 0, 0], [0, 0, 0, 2]], rtol=1e-6)
+    assert (net.W[2] == 100).all()                                           # the output layer is free
+    assert net.W[1].dtype == np.float32 and net.W[1].flags.f_contiguous

@@ -281,3 +281,175 @@ def test_a_resumed_run_becomes_latest(data, tmp_path):
     ckpt, cfg = resume_module.load_for_resume(runs / "a", ["train.epochs=2"])
     training.train(cfg, data, runs / "a", resume=ckpt)
     assert (runs / "latest").resolve() == (runs / "a").resolve()
+
+
+# ----------------------------------------------------------------------------- regularisation and augmentation
+
+EVERYTHING = {"model": {"hidden": [16, 12], "dropout": [0.3, 0.2], "input_dropout": 0.1},
+              "train": {"epochs": 4, "batch_size": 50, "lr": 0.01, "optimizer": "adamw", "weight_decay": 0.01,
+                        "schedule": "onecycle", "max_norm": 2.0, "label_smoothing": 0.1, "patience": 3},
+              "augment": {"shift": 2, "rotate": 10, "scale": 0.1, "elastic_alpha": 8, "elastic_sigma": 4}}
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_run_with_dropout_and_augmentation_resumes_bit_for_bit(data, tmp_path, signum):
+    """Cut mid-epoch while the prefetch thread is batches ahead: the resumed run replays the
+    shuffle, draws each batch's augmentation and dropout masks from its own generator, and ends
+    with the weights, optimiser state and metrics of the run that was not cut."""
+    cfg = from_dict(EVERYTHING)
+    straight = training.train(cfg, data, tmp_path / "straight")
+    with pytest.raises(Interrupted):                                    # step 29: epoch 3, batch 5 of 12
+        training.train(cfg, data, tmp_path / "cut", on_batch=interrupt_at_step(29, signum))
+    assert checkpoint.load(tmp_path / "cut" / "last.npz").meta["batch"] == 5
+    ckpt, cfg2 = resume_module.load_for_resume(tmp_path / "cut")
+    resumed = training.train(cfg2, data, tmp_path / "cut", resume=ckpt)
+    assert_same_weights(tmp_path / "straight" / "last.npz", tmp_path / "cut" / "last.npz")
+    a, b = (checkpoint.load(tmp_path / name / "last.npz").optimizer_state for name in ("straight", "cut"))
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+    fields = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr")
+    assert [[getattr(h, f) for f in fields] for h in resumed.history] == \
+           [[getattr(h, f) for f in fields] for h in straight.history]
+    assert resumed.test == straight.test
+
+
+def test_dropout_and_augmentation_change_what_is_learned_and_stay_seeded(data, tmp_path):
+    """The masks and the transforms are really drawn (weights differ from a plain run), and drawn
+    from the seed (the same seed gives the same weights)."""
+    plain = {k: v for k, v in EVERYTHING.items() if k != "augment"}
+    plain["model"] = {"hidden": [16, 12]}
+    runs_ = {name: from_dict(raw) for name, raw in (("a", EVERYTHING), ("b", EVERYTHING), ("plain", plain))}
+    for name, cfg in runs_.items():
+        training.train(cfg, data, tmp_path / name)
+    assert_same_weights(tmp_path / "a" / "last.npz", tmp_path / "b" / "last.npz")
+    w_a, w_plain = (checkpoint.load(tmp_path / n / "last.npz").network.W[1] for n in ("a", "plain"))
+    assert not np.array_equal(w_a, w_plain)
+
+
+def test_early_stopping_state_is_resumed(data, tmp_path, monkeypatch):
+    """A run cut after two epochs without improvement stops at the epoch the uncut one stopped at:
+    the count of stale validations and the best value travel in last.npz."""
+    curve = iter([])
+
+    def scripted(network, split):
+        return {"loss": 1.0, "accuracy": next(curve), "predictions": None}
+
+    monkeypatch.setattr(training, "evaluate", scripted)
+    cfg = config(epochs=10, patience=3)
+    curve = iter([0.5, 0.6, 0.55, 0.58, 0.6, 0.59])
+    straight = training.train(cfg, data, tmp_path / "straight")
+    assert straight.stopped_early and [h.epoch for h in straight.history] == [1, 2, 3, 4, 5]
+    curve = iter([0.5, 0.6, 0.55, 0.58])
+    with pytest.raises(Interrupted):                      # after epoch 4's report, mid-epoch 5
+        training.train(cfg, data, tmp_path / "cut", on_batch=interrupt_at_step(4 * 12 + 3))
+    saved = checkpoint.load(tmp_path / "cut" / "last.npz").meta
+    assert (saved["stale"], saved["best_val_accuracy"], saved["best_epoch"]) == (2, 0.6, 2)
+    curve = iter([0.6, 0.59])
+    ckpt, cfg2 = resume_module.load_for_resume(tmp_path / "cut")
+    resumed = training.train(cfg2, data, tmp_path / "cut", resume=ckpt)
+    assert resumed.stopped_early and [h.epoch for h in resumed.history] == [1, 2, 3, 4, 5]
+    assert resumed.best_epoch == straight.best_epoch == 2
+    assert_same_weights(tmp_path / "straight" / "last.npz", tmp_path / "cut" / "last.npz")
+
+
+def test_a_checkpoint_of_a_bpnet_before_these_keys_loads_evaluates_and_resumes(data, tmp_path):
+    """Written before dropout, schedules, early stopping and augment existed: its config has none of
+    their keys and its state no stale count. Defaults fill them in, so it is the same run: it loads,
+    evaluates and resumes to the weights of a run that was never stopped."""
+    from bpnet.evaluate import evaluate
+
+    cfg = config(epochs=3, schedule="cosine")
+    training.train(cfg, data, tmp_path / "straight")
+    with pytest.raises(Interrupted):
+        training.train(cfg, data, tmp_path / "old", on_batch=interrupt_at_step(17))
+    last = tmp_path / "old" / "last.npz"
+    ckpt = checkpoint.load(last)
+    old_config = {"data": cfg.to_dict()["data"],
+                  "model": {k: v for k, v in cfg.to_dict()["model"].items() if k not in ("dropout", "input_dropout")},
+                  "train": {k: v for k, v in cfg.to_dict()["train"].items()
+                            if k in ("epochs", "batch_size", "lr", "schedule", "optimizer", "momentum", "beta1",
+                                     "beta2", "weight_decay", "seed", "dtype", "log_every")}}
+    meta = {k: v for k, v in ckpt.meta.items() if k not in ("stale", "best_val_loss", "config")}
+    arrays = dict(ckpt.network.parameters())
+    arrays.update({f"opt.{k}": v for k, v in ckpt.optimizer_state.items()})
+    arrays["meta"] = np.array(json.dumps({**meta, "config": old_config}))
+    np.savez(last, **arrays)                                  # as an older bpnet wrote it
+    (tmp_path / "old" / "config.yaml").write_text(__import__("yaml").safe_dump(old_config))
+    again = checkpoint.load(last)
+    assert "dropout" not in json.loads(str(np.load(last)["meta"]))["config"]["model"]
+    assert again.config == cfg
+    assert evaluate(again.network, data.test)["accuracy"] == evaluate(ckpt.network, data.test)["accuracy"]
+    ckpt2, cfg2 = resume_module.load_for_resume(tmp_path / "old")
+    training.train(cfg2, data, tmp_path / "old", resume=ckpt2)
+    assert_same_weights(tmp_path / "straight" / "last.npz", last)
+
+
+@pytest.mark.parametrize("field, value", [("stale", -1), ("stale", 1.5), ("best_val_loss", float("nan")),
+                                          ("best_val_loss", "low")])
+def test_resume_refuses_a_damaged_early_stopping_state(data, tmp_path, field, value):
+    run = tampered_run(data, tmp_path / "run", lambda ckpt: ckpt.meta.update({field: value}))
+    assert_resume_refused(data, run, "training state is damaged")
+
+
+# ----------------------------------------------------------------------------- killed outright
+
+CHILD = """
+import sys
+import numpy as np
+from bpnet import resume, train
+from bpnet.data import MNIST, Split
+arrays = np.load(sys.argv[2])
+data = MNIST(*(Split(arrays[s + "_x"], arrays[s + "_y"]) for s in ("train", "val", "test")), name="synthetic")
+ckpt, config = resume.load_for_resume(sys.argv[1])
+started = []
+
+
+def on_batch(*args):                        # say so once training is under way, not while importing
+    if not started:
+        started.append(print("training", flush=True))
+
+
+train.train(config, data, sys.argv[1], resume=ckpt, on_batch=on_batch)
+"""
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_times_leaves_no_litter_and_resumes_bit_for_bit(tmp_path):
+    """SIGKILL gives no chance to save or clean up: a resumed run (dropout, augmentation in its
+    thread, a checkpoint every epoch) is killed 12 times at random moments, often while writing
+    a checkpoint. Each start removes the temporary files the kill before left; the last resume
+    finishes, leaves no *.tmp, and ends with the weights of a run that was never stopped."""
+    import subprocess
+    import sys
+    import time
+
+    raw = {**EVERYTHING, "model": {"hidden": [16], "dropout": 0.2}}
+    raw["train"] = {**EVERYTHING["train"], "epochs": 30, "patience": None, "schedule": "cosine"}
+    cfg = from_dict(raw)
+    data = synthetic(n_train=200, n_val=50, n_test=50)              # 4 batches an epoch
+    arrays = {f"{s}_{k}": getattr(getattr(data, s), a) for s in ("train", "val", "test")
+              for k, a in (("x", "images"), ("y", "labels"))}
+    np.savez(tmp_path / "data.npz", **arrays)
+    (tmp_path / "child.py").write_text(CHILD)
+    run = tmp_path / "run"
+    with pytest.raises(Interrupted):
+        training.train(cfg, data, run, on_batch=interrupt_at_step(5))
+    rng, litter = np.random.default_rng(), 0
+    for _ in range(12):
+        child = subprocess.Popen([sys.executable, str(tmp_path / "child.py"), str(run), str(tmp_path / "data.npz")],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert child.stdout.readline() == "training\n", child.stderr.read()
+            time.sleep(rng.uniform(0, 0.2))
+        finally:
+            child.kill()
+            child.wait()
+        litter += sum(name.endswith(".tmp") for name in os.listdir(run))
+    epoch_before = checkpoint.load(run / "last.npz").meta["epoch"]
+    ckpt, cfg2 = resume_module.load_for_resume(run)
+    training.train(cfg2, data, run, resume=ckpt)
+    assert not [name for name in os.listdir(run) if name.endswith(".tmp")]
+    assert epoch_before < 30, "the kills came too late to cut the run"
+    training.train(cfg, data, tmp_path / "straight")
+    assert_same_weights(tmp_path / "straight" / "last.npz", run / "last.npz")
+    assert [r.epoch for r in runs.read_metrics(run)] == list(range(1, 31))
+    print(f"{litter} temporary files left by 12 kills, before the next start removed them")

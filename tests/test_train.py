@@ -211,3 +211,64 @@ def test_the_recorded_data_folder_comes_after_data_dir_and_the_environment(monke
     assert [str(folder) for folder in asked] == [recorded, "/cli/dir", "/config/dir", "/config/dir", "/env/dir"]
 
 
+
+
+# ----------------------------------------------------------------------------- early stopping, regularisation
+
+def scripted_validation(monkeypatch, accuracies=None, losses=None):
+    """Make the run's validation report these numbers, one epoch after the other (and the test set
+    measured at the end the next ones)."""
+    n = len(accuracies or losses)
+    acc, loss = iter(accuracies or [0.5] * n), iter(losses or [1.0] * n)
+    monkeypatch.setattr(training, "evaluate", lambda network, split: {"loss": next(loss), "accuracy": next(acc),
+                                                                      "predictions": None})
+
+
+def test_early_stopping_stops_after_patience_validations_without_improvement(data, tmp_path, monkeypatch):
+    """val_accuracy 0.5, 0.6, 0.55, 0.58, 0.6 (equal is no improvement), 0.59: with patience 3 the run
+    stops after epoch 5, the third in a row not above 0.6, and keeps epoch 2 as best.npz."""
+    scripted_validation(monkeypatch, [0.5, 0.6, 0.55, 0.58, 0.6, 0.59, 0.99])
+    result = training.train(config(epochs=10, patience=3), data, tmp_path / "run")
+    assert result.stopped_early
+    assert [h.epoch for h in result.history] == [1, 2, 3, 4, 5]
+    assert result.best_epoch == 2 and checkpoint.load(result.best_path).meta["epoch"] == 2
+    assert checkpoint.load(result.last_path).meta["epoch"] == 5
+
+
+def test_early_stopping_on_the_loss_with_min_delta(data, tmp_path, monkeypatch):
+    """monitor val_loss, min_delta 0.05: 1.0, 0.9 (better), 0.87 and 0.86 (less than 0.05 better than
+    0.9: not improvements), 0.8 (better), 0.79, 0.78: patience 2 stops after epoch 7; best is epoch 5."""
+    scripted_validation(monkeypatch, losses=[1.0, 0.9, 0.87, 0.86, 0.8, 0.79, 0.78, 0.5])
+    result = training.train(config(epochs=10, patience=2, monitor="val_loss", min_delta=0.05), data, tmp_path / "a")
+    assert [h.epoch for h in result.history] == [1, 2, 3, 4] and result.best_epoch == 2
+    scripted_validation(monkeypatch, losses=[1.0, 0.9, 0.87, 0.8, 0.79, 0.78, 0.5])
+    result = training.train(config(epochs=10, patience=2, monitor="val_loss", min_delta=0.05), data, tmp_path / "b")
+    assert [h.epoch for h in result.history] == [1, 2, 3, 4, 5, 6] and result.best_epoch == 4
+    assert checkpoint.load(result.best_path).meta["best_val_loss"] == 0.8
+
+
+def test_without_patience_the_run_goes_to_the_end_and_best_follows_the_monitor(data, tmp_path, monkeypatch):
+    scripted_validation(monkeypatch, [0.9, 0.5, 0.5, 0.5], [0.3, 0.2, 0.4, 0.4])
+    result = training.train(config(epochs=3, monitor="val_loss"), data, tmp_path / "run")
+    assert not result.stopped_early and len(result.history) == 3
+    assert result.best_epoch == 2                                   # the lowest loss, not the best accuracy
+
+
+def test_max_norm_keeps_every_hidden_units_weights_in_the_ball(data, tmp_path):
+    cfg = from_dict({"model": {"hidden": [32, 16]}, "train": {"epochs": 2, "batch_size": 50, "lr": 0.5,
+                                                               "max_norm": 1.5}})
+    net = checkpoint.load(training.train(cfg, data, tmp_path / "run").last_path).network
+    for l in (1, 2):
+        norms = np.linalg.norm(net.W[l], axis=1)
+        assert norms.max() <= 1.5 * (1 + 1e-6) and norms.max() > 1.4   # active: rows were pushed onto it
+    free = checkpoint.load(training.train(config(epochs=2, lr=0.5), data, tmp_path / "free").last_path).network
+    assert np.linalg.norm(free.W[1], axis=1).max() > 1.5
+
+
+def test_label_smoothing_trains_with_accuracy_from_the_hard_labels(data, tmp_path):
+    smooth = training.train(config(epochs=3, label_smoothing=0.2), data, tmp_path / "smooth")
+    plain = training.train(config(epochs=3), data, tmp_path / "plain")
+    assert smooth.history[-1].val_accuracy > 0.5 and smooth.history[-1].train_accuracy > 0.5
+    # The smoothed targets' cross-entropy has a floor above 0 (the targets' entropy, 0.50 nats at
+    # ε = 0.2): the training loss stays well above the plain one's; validation uses one-hot targets.
+    assert smooth.history[-1].train_loss > 0.5 > plain.history[-1].train_loss
