@@ -251,6 +251,10 @@ def train(config_path, overrides, out, data_dir, resume, quiet):
         raise interrupted("the reader of the output went away", signal.SIGPIPE, last, run_dir) from None
     finally:
         reporter.close()
+    if result.stopped_early:
+        t = config.train
+        click.echo(f"stopped early after epoch {result.history[-1].epoch} of {t.epochs}: {t.monitor} did not "
+                   f"improve by more than {t.min_delta} in {t.patience} validations (train.patience)")
     click.echo(f"best epoch {result.best_epoch}: {result.best_path}")
     click.echo(f"test accuracy {result.test['accuracy']:.2%} (loss {result.test['loss']:.4f})")
 
