@@ -186,7 +186,7 @@ class TrainReporter:
 @cli.command()
 @click.option("--config", "config_path", default=None,
               help="A YAML file, or the name of a shipped config (mnist, fast, seed-fullbatch, "
-                   "sigmoid-mse, fashion-mnist).  [default: mnist]")
+                   "sigmoid-mse, fashion-mnist, mnist-best, fashion-mnist-best).  [default: mnist]")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a config key, e.g. --set train.lr=0.1 --set model.hidden=[256,128]. Repeatable.")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
