@@ -29,6 +29,20 @@ def best_value(monitor, state):
     return state["best_val_accuracy"] if state["best_val_accuracy"] >= 0 else None
 
 
+def record(train_config, state, val):
+    """Note the validation ``val`` ({"loss", "accuracy"}) of the epoch ``state`` has just done: True
+    if it is the best so far (best.npz), else one more stale validation. With no validation
+    set (None) every epoch counts as the best so far."""
+    value = val["accuracy"] if train_config.monitor == "val_accuracy" else val["loss"]
+    best = best_value(train_config.monitor, state)
+    if value is None or improved(train_config.monitor, value, best, train_config.min_delta):
+        state.update(best_val_accuracy=val["accuracy"] or 0.0, best_val_loss=val["loss"],
+                     best_epoch=state["epoch"], stale=0)
+        return True
+    state["stale"] += 1
+    return False
+
+
 def should_stop(train_config, state):
     """Whether ``train.patience`` validations in a row have passed without an improvement."""
     return train_config.patience is not None and state["stale"] >= train_config.patience

@@ -75,7 +75,7 @@ class Run:
     ``state`` is everything ``--resume`` needs besides the arrays: the epochs and steps
     done, the position inside an interrupted epoch with its partial sums, the random
     generator's state at the start of that epoch (to replay its shuffle) and now, and
-    the best validation accuracy so far.
+    the best validation so far with the validations since (see early_stopping).
     """
 
     def __init__(self, config, data, run_dir, resume=None):
@@ -192,16 +192,8 @@ class Run:
                             state["step"], self.optimizer.lr, self.last_path)
         record = EpochRecord(state["epoch"], state["step"], sums[0] / sums[2], sums[1] / sums[2],
                              val["loss"], val["accuracy"], seconds, self.optimizer.lr)
-        # With no validation set every reported epoch counts as the best so far.
-        monitor = self.t.monitor
-        value = val["accuracy"] if monitor == "val_accuracy" else val["loss"]
-        best = early_stopping.best_value(monitor, state)
-        if value is None or early_stopping.improved(monitor, value, best, self.t.min_delta):
-            state.update(best_val_accuracy=val["accuracy"] or 0.0, best_val_loss=val["loss"],
-                         best_epoch=state["epoch"], stale=0)
+        if early_stopping.record(self.t, state, val):          # the best so far by train.monitor
             self.save(self.best_path, record)
-        else:
-            state["stale"] += 1
         self.save(self.last_path, record)
         # After last.npz: a crash in between leaves metrics.jsonl a line short, and the
         # resumed run takes that line from last.npz (see resumed_history).
