@@ -180,8 +180,8 @@ def _validate(config):
     _check(t.lr < float("inf"), "train.lr", "must be finite", t.lr)
     _choice("train.optimizer", t.optimizer, OPTIMIZERS)
     _choice("train.schedule", t.schedule, SCHEDULES)
-    _check(_is_finite(t.warmup_epochs) and 0 <= t.warmup_epochs < t.epochs, "train.warmup_epochs",
-           f"must be a number in [0, train.epochs = {t.epochs})", t.warmup_epochs)
+    _check(_is_finite(t.warmup_epochs) and 0 <= t.warmup_epochs <= t.epochs, "train.warmup_epochs",
+           f"must be a number in [0, train.epochs = {t.epochs}]", t.warmup_epochs)
     _check(t.warmup_epochs == 0 or t.schedule != "onecycle", "train.warmup_epochs",
            "must be 0 with schedule onecycle, which warms up by itself (train.onecycle_pct)", t.warmup_epochs)
     _check(_is_int(t.step_epochs) and t.step_epochs >= 1, "train.step_epochs", "must be an integer >= 1",

@@ -12,8 +12,8 @@ Workloads (MNIST, 55,000 training examples, float32, He init, softmax + cross-en
     W4   a whole `bpnet train --config fast` process: wall seconds and the test accuracy it prints
     RSS  peak RSS of a whole `bpnet train --config mnist --set train.epochs=1` process
     AUG  what augmentation on the fly costs: W2's network and loop (bpnet only) without and with
-         the ``augment:`` of --aug-set (default: affine + elastic, as configs/mnist-best.yaml), the
-         augmented batches made in bpnet's prefetch thread; the ratio of s/epoch (target <= 1.3)
+         the ``augment:`` section of configs/mnist-best.yaml (--aug-set changes it), the augmented
+         batches made in bpnet's prefetch thread; the ratio of s/epoch (target <= 1.3)
 
 Method. Every measurement runs in a fresh worker process (this script with --worker)
 whose OMP/OPENBLAS/MKL_NUM_THREADS are set to the thread count under test (and
@@ -61,8 +61,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 ALL_WORKLOADS = ("W1", "W2", "W3", "W4", "RSS", "AUG")
-# AUG's augmentation unless --aug-set says otherwise (bpnet.augment.AugmentConfig's fields).
-AUG_DEFAULT = {"shift": 2, "rotate": 15, "scale": 0.1, "shear": 10, "elastic_alpha": 34, "elastic_sigma": 6}
+AUG_CONFIG = "mnist-best"          # AUG's augmentation: this shipped config's augment section, then --aug-set
 N_VAL = 5000
 TINY_TRAIN, TINY_VAL = 2000, 1000
 
@@ -394,10 +393,12 @@ def run_workload(args, name, threads):
 
 
 def augment_settings(args):
-    """AUG's augment section: AUG_DEFAULT with --aug-set applied (numbers, parsed as YAML)."""
+    """AUG's augment section: mnist-best's with --aug-set applied (numbers, parsed as YAML)."""
     import yaml
 
-    settings = dict(AUG_DEFAULT)
+    from bpnet.config import load
+
+    settings = load(AUG_CONFIG).to_dict()["augment"]
     for item in args.aug_set:
         key, _, value = item.partition("=")
         settings[key.strip()] = yaml.safe_load(value)
@@ -577,8 +578,8 @@ def parse_args(argv=None):
     p.add_argument("--w4-set", action="append", default=[], metavar="KEY=VALUE",
                    help="extra --set for W4 (--tiny adds train.epochs=1)")
     p.add_argument("--aug-set", action="append", default=[], metavar="KEY=VALUE",
-                   help="AUG's augmentation, e.g. --aug-set rotate=10 --aug-set elastic_alpha=0 "
-                        f"(default {AUG_DEFAULT})")
+                   help=f"AUG's augmentation, changed from {AUG_CONFIG}'s, e.g. --aug-set elastic_alpha=34 "
+                        "--aug-set elastic_sigma=4")
     p.add_argument("--worker", choices=["bpnet", "bpnet-aug", "torch", "sklearn", "gemm"], help=argparse.SUPPRESS)
     p.add_argument("--aug-json", default="{}", help=argparse.SUPPRESS)
     args = p.parse_args(argv)

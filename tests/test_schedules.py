@@ -57,6 +57,8 @@ def test_warmup_with_step_and_constant_and_a_fraction_of_an_epoch():
     assert rates[:5] == [pytest.approx(0.2 * (s + 1) / 5) for s in range(5)]
     assert rates[5:20] == [0.2] * 15 and rates[20:] == [pytest.approx(0.02)] * 20
     assert lrs(train(epochs=2, warmup_epochs=1), 4) == [pytest.approx(x) for x in (0.05, 0.1, 0.15, 0.2)] + [0.2] * 4
+    whole = lrs(train(schedule="cosine", epochs=1, warmup_epochs=1), 4)         # warm-up is the whole run
+    assert whole == [pytest.approx(x) for x in (0.05, 0.1, 0.15, 0.2)]
 
 
 def test_one_cycle_rises_from_lr_over_25_to_lr_then_falls_to_nearly_zero():
