@@ -7,9 +7,9 @@ Part 1 times one batch of 128 (median of --reps) at one BLAS thread: gather + sc
 augmentation, as bpnet.train.Batches), then gather + augment with affine maps only, elastic
 only, and both, and the parts of augmenting both. Part 2 trains a 784-800-800-10 network
 (forward, backward and momentum update, as bpnet.train.Run.step) for --batches batches,
-(a) made inline without augmentation and (b) made with augmentation by a Prefetcher of depth
-2, alternating (a) and (b) --repeats times, and prints the median ratio of (b)'s time to (a)'s
-(target: at most 1.3). Other processes on the machine slow both alike, but not evenly: read
+(a) made inline without augmentation, (b) made with augmentation by a Prefetcher of depth 2
+and (c) made inline with augmentation, in turn --repeats times, and prints the median ratio of
+(b)'s time to (a)'s (target: at most 1.3), and of (c)'s. Other processes on the machine slow both alike, but not evenly: read
 the spread too.
 """
 
@@ -128,12 +128,12 @@ def epoch_overlap(args, rows, labels):
                 self.augmenter(raw, batch_rng(0, 0, i), self.rows[slot])
             return self.rows[slot].T, one_hot(labels[idx], out=self.Y[slot])
 
-    inline = Maker(1, augment=False)
+    plain, augmented = Maker(1, augment=False), Maker(1, augment=True)
 
-    def run_inline():
+    def run_inline(maker=plain):
         start = time.perf_counter()
         for i in range(count):
-            step(*inline(i, 0))
+            step(*maker(i, 0))
         return time.perf_counter() - start
 
     def run_prefetched():
@@ -145,14 +145,16 @@ def epoch_overlap(args, rows, labels):
         return time.perf_counter() - start
 
     run_inline()                      # warm up: workspace, page faults, BLAS threads
-    a, b = [], []
+    a, b, c = [], [], []
     for _ in range(args.repeats):
         a.append(run_inline())
         b.append(run_prefetched())
-    ratios = [y / x for x, y in zip(a, b)]
-    return {"inline, no augmentation (s)": a, "prefetched, augmented (s)": b, "ratios": ratios,
-            "median ratio": median(ratios), "ms per step (a)": median(a) / count * 1e3,
-            "ms per step (b)": median(b) / count * 1e3}
+        c.append(run_inline(augmented))
+    ratios, inline_ratios = [y / x for x, y in zip(a, b)], [z / x for x, z in zip(a, c)]
+    return {"inline, no augmentation (s)": a, "prefetched, augmented (s)": b, "inline, augmented (s)": c,
+            "ratios": ratios, "median ratio": median(ratios), "inline ratios": inline_ratios,
+            "median inline ratio": median(inline_ratios), "ms per step (a)": median(a) / count * 1e3,
+            "ms per step (b)": median(b) / count * 1e3, "ms per step (c)": median(c) / count * 1e3}
 
 
 def child(args):
@@ -191,6 +193,8 @@ def main():
               f"{o['ms per step (a)']:.2f} ms/step; (b) prefetched (depth {args.depth}), augmented "
               f"{o['ms per step (b)']:.2f} ms/step")
         print(f"  ratio (b)/(a): median {o['median ratio']:.3f} of {', '.join(f'{r:.3f}' for r in o['ratios'])}")
+        print(f"  for comparison (c) inline, augmented {o['ms per step (c)']:.2f} ms/step, (c)/(a): median "
+              f"{o['median inline ratio']:.3f} of {', '.join(f'{r:.3f}' for r in o['inline ratios'])}")
 
 
 if __name__ == "__main__":
