@@ -7,9 +7,9 @@ Part 1 times one batch of 128 (median of --reps) at one BLAS thread: gather + sc
 augmentation, as bpnet.train.Batches), then gather + augment with affine maps only, elastic
 only, and both, and the parts of augmenting both. Part 2 trains a 784-800-800-10 network
 (forward, backward and momentum update, as bpnet.train.Run.step) for --batches batches,
-(a) made inline without augmentation, (b) made with augmentation by a Prefetcher of depth 2
-and (c) made inline with augmentation, in turn --repeats times, and prints the median ratio of
-(b)'s time to (a)'s (target: at most 1.3), and of (c)'s. Other processes on the machine slow both alike, but not evenly: read
+(a) made inline without augmentation, (b) made with augmentation by a Prefetcher of depth
+2 and (c) made inline with augmentation, in turn --repeats times, and prints the median
+ratio of (b)'s time to (a)'s (target: at most 1.3), and of (c)'s. Other processes on the machine slow both alike, but not evenly: read
 the spread too.
 """
 
