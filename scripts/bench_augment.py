@@ -9,8 +9,8 @@ only, and both, and the parts of augmenting both. Part 2 trains a 784-800-800-10
 (forward, backward and momentum update, as bpnet.train.Run.step) for --batches batches,
 (a) made inline without augmentation, (b) made with augmentation by a Prefetcher of depth
 2 and (c) made inline with augmentation, in turn --repeats times, and prints the median
-ratio of (b)'s time to (a)'s (target: at most 1.3), and of (c)'s. Other processes on the machine slow both alike, but not evenly: read
-the spread too.
+ratio of (b)'s time to (a)'s (target: at most 1.3), and of (c)'s. Other processes on the
+machine slow them unevenly, and (b) most, whose thread needs the second core: read the spread.
 """
 
 import argparse
