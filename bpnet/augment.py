@@ -10,18 +10,31 @@ p = (row, col) an output pixel, c = (13.5, 13.5) the centre of the 28×28 field 
 rotation · shear the forward affine map about c, t a shift, and U a field of displacements
 whose components are uniform in [−1, 1], smoothed by a Gaussian G of std σ and scaled by α
 (the elastic distortion). The output pixel p takes the input's value at s(p) by bilinear
-interpolation: one ``scipy.ndimage.map_coordinates`` call (order=1) for the whole batch.
+interpolation with zeros outside the field: ``scipy.ndimage.map_coordinates``' order=1, mode
+"grid-constant", to float32 rounding (tests/test_augment.py checks it against that function).
 
-Two measured choices keep a batch of 128 cheap (scripts/bench_augment.py):
+Measured choices keep a batch cheap and let a background thread make it while the network
+trains (bpnet.prefetch; scripts/bench_augment.py, B = 128, one BLAS thread, on a 2-core machine
+loaded by other jobs, load average 8-11, so absolute times are inflated and noisy):
 
+- Bilinear sampling in numpy, not by map_coordinates: 0.30-0.32 ms against 1.6-1.8 ms for
+  map_coordinates on the same points. The batch is one flat float32 array of 30×30 tiles with
+  zero borders; s(p) + 1 clamped to [0, 29] makes ⌊s(p)⌋ an index with no bounds checks that
+  never reads a neighbouring tile and reads 0 beyond the field (as mode "grid-constant"). Four
+  ``np.take`` gathers from the same int32 indices into views shifted by 1, 30 and 31, and an
+  in-place lerp in reused buffers (:func:`bilinear`). Both release the GIL: scipy's C loop runs
+  without it (another Python thread ran during one 130 ms call as fast as during np.sin, 10×
+  as fast as during a call that holds it); "two threads took as long as one after the other"
+  was the loaded machine, on which np.sin did the same.
+- Coordinates in float32 relative to each tile (below 30, so within 2⁻²⁰ of float64's, 2e-6
+  of a pixel's value), the tile's start added to the int32 index: on one tall image of all the
+  tiles, float32 could not hold a fraction of a pixel at row 3840.
 - The Gaussian smoothing is the exact linear map of ``gaussian_filter(U, (0, σ, σ))`` (mode
-  "reflect") written as a 28×28 matrix S per axis, S U Sᵀ, done as two GEMMs over the batch:
-  0.26 ms against 9.6 ms for gaussian_filter at σ = 6 (its kernel spans 49 taps for 28 pixels).
-- The batch is one 2-D image, each digit in a 30×30 tile with a zero border, and s(p) is
-  clamped into the tile: bilinear interpolation over 2 axes (4 taps) instead of 3 (8 taps, with
-  the batch index as the first coordinate), 1.6 ms against 2.9 ms, with the same values as
-  map_coordinates' mode "grid-constant" (zero outside, interpolated towards it at the edge).
-  The coordinates are float64: float32 could not hold a tile's fraction of a pixel at row 3840.
+  "reflect") written as a 28×28 matrix S per axis, S U Sᵀ, done as stacks of 28×28 products:
+  0.27 ms against 9.6 ms for gaussian_filter at σ = 6 (its kernel spans 49 taps for 28 pixels).
+  Its noise from random bytes (see :meth:`Augmenter.elastic_field`), 0.08 ms against 0.26 ms.
+
+A batch of 128 with affine maps and elastic distortions: 1.0-1.35 ms, from 6.8-7.1 ms.
 
 An augmented digit stays inside the field: the shift is drawn uniformly from the shifts within
 ±``shift`` that keep the digit's ink (its bounding box, widened by the one pixel bilinear
@@ -130,8 +143,10 @@ def ink_boxes(images):
 
     An image with no ink gets the whole field (it has nothing to lose at the edges).
     """
-    ink = images != 0
-    rows, cols = ink.any(axis=2), ink.any(axis=1)                 # (B, 28) each
+    # Counts of ink per row and column as float32 products with a vector of ones: 30 µs for a
+    # batch of 128 against 110 µs for any(axis=...) over the short axes (exact: counts below 2²⁴).
+    ink, ones = (images != 0).astype(np.float32), np.ones(SIDE, np.float32)
+    rows, cols = (ink @ ones) != 0, (ones @ ink) != 0            # (B, 28) each
     boxes = np.empty((len(images), 4))
     boxes[:, 0] = rows.argmax(1)
     boxes[:, 1] = SIDE - 1 - rows[:, ::-1].argmax(1)
@@ -175,10 +190,10 @@ class Augmenter:
     def __init__(self, config, capacity=128):
         self.config = config.validate() if isinstance(config, AugmentConfig) else AugmentConfig(**config).validate()
         self.capacity = 0
-        self.S = smoothing_matrix(self.config.elastic_sigma)
-        grid = np.arange(SIDE, dtype=float)
-        self.rows_grid, self.cols_grid = grid[:, None], grid[None, :]                # (28, 1), (1, 28)
-        self.tiles = {}
+        S = smoothing_matrix(self.config.elastic_sigma)
+        # The scaling of the noise folded into a product (see elastic_field): no pass over the field for it.
+        self.S, self.S_alpha_T = S, np.ascontiguousarray(self.config.elastic_alpha / 128 * S.T, dtype=np.float32)
+        self.pixels = np.arange(SIDE, dtype=float)
         self._grow(capacity)
 
     def _grow(self, n):
@@ -186,27 +201,33 @@ class Augmenter:
         if n <= self.capacity:
             return
         self.capacity = n
-        self.coords = np.empty((2, n, SIDE, SIDE))                                   # s(p), float64
-        self.tmp = np.empty((n, SIDE, SIDE))
+        self.coords = np.empty((2, n, SIDE, SIDE), np.float32)           # s(p) + 1 in the tile, then its fractions
+        self.whole = np.empty((2, n, SIDE, SIDE), np.float32)            # ⌊s(p) + 1⌋
+        self.index = np.empty((n, SIDE, SIDE), np.int32)                 # flat index of the top-left tap
+        self.taps = np.empty((3, n, SIDE, SIDE), np.float32)             # gathered values; [2] the fallback output
         self.noise = np.empty((2 * n, SIDE, SIDE), np.float32)
         self.field = np.empty((2 * n, SIDE, SIDE), np.float32)
-        self.tile_rows = np.arange(n, dtype=float) * TILE + 1                           # first row of tile b
-        self.tiles = {}
+        # The batch's images, each in a 30×30 tile with a zero border, flattened; TILE + 1 zeros more
+        # so the taps right of and below the last tile's last pixel exist (they get weight 0).
+        self.tiles = np.zeros(n * TILE * TILE + TILE + 1, np.float32)
+        self.tile_starts = (np.arange(n, dtype=np.int32) * TILE * TILE)[:, None, None]
 
     def _tiles(self, images):
-        """The batch as one 2-D image of 30×30 tiles with zero borders, images copied in."""
+        """The batch's tiles, flattened, with ``images`` (n, 28, 28) copied in, scaled to [0, 1] if uint8."""
         n = len(images)
-        tiles = self.tiles.get(images.dtype)
-        if tiles is None:
-            tiles = self.tiles[images.dtype] = np.zeros((self.capacity, TILE, TILE), images.dtype)
-        tiles[:n, 1:-1, 1:-1] = images                                               # the borders stay 0
-        return tiles[:n].reshape(n * TILE, TILE)
+        flat = self.tiles[:n * TILE * TILE + TILE + 1]             # the borders (and the TILE + 1 after) stay 0
+        inside = flat[:n * TILE * TILE].reshape(n, TILE, TILE)[:, 1:-1, 1:-1]
+        if images.dtype == np.uint8:
+            np.multiply(images, np.float32(1.0 / 255.0), out=inside)   # as scale_rows: exact conversion, one rounding
+        else:
+            np.copyto(inside, images, casting="same_kind")
+        return flat
 
     def draw(self, images, rng):
         """This batch's random :class:`Warp` for images (B, 28, 28), from ``rng``.
 
         Draws, in this order: uniforms (5, B) for rotation, scale, shear and the two shifts,
-        then, if α > 0, the field's uniforms (2B, 28, 28) float32.
+        then, if α > 0, the field's random bytes: 2B · 784 / 4 uint32 (see :meth:`elastic_field`).
         """
         cfg, n = self.config, len(images)
         self._grow(n)
@@ -222,54 +243,56 @@ class Augmenter:
     def elastic_field(self, rng, n):
         """α·(G * U): displacements (2, n, 28, 28) float32, U uniform in [−1, 1], G of std σ.
 
-        S U Sᵀ computed as U Sᵀ, a transposed copy, and another product with Sᵀ, which gives
-        (S U Sᵀ)ᵀ = S Uᵀ Sᵀ: the smoothing of Uᵀ, whose entries are as independent and uniform
-        as U's, so the field has the same distribution (and equals gaussian_filter of Uᵀ).
+        U takes 256 levels, (2k + 1)/256 − 1 for a random byte k, not a continuous uniform: 8
+        random bytes per 64 bits the generator makes instead of 2 float32s, 0.08 ms against 0.26 ms
+        for a batch of 128, and the same mean and, within 2⁻¹⁶, variance (smoothing adds up
+        hundreds of them). As S's rows sum to 1 (S 1 = 1), each component α S U Sᵀ is
+        (S k)(α/128 · S)ᵀ − α·255/256: two stacks of 28×28 products and one subtraction. Not one
+        (2n·28, 28) product: that one is large enough for OpenBLAS to wake its threads, 16 ms
+        instead of 0.09 ms a batch on a loaded 2-core machine (each small one runs in this thread).
         """
-        U, F = self.noise[:2 * n], self.field[:2 * n]
-        rng.random(out=U, dtype=np.float32)
-        U *= 2
-        U -= 1
-        # A stack of 28×28 products, not one (2n·28, 28) product: that one is large enough for
-        # OpenBLAS to wake its threads, which between two map_coordinates calls have gone to
-        # sleep: 16 ms instead of 0.09 ms a batch on a loaded 2-core machine (each small one
-        # runs in the calling thread).
-        np.matmul(U, self.S.T, out=F)
-        U[...] = F.transpose(0, 2, 1)
-        np.matmul(U, self.S.T, out=F)
-        F *= np.float32(self.config.elastic_alpha)
-        return F.reshape(2, n, SIDE, SIDE)
+        U, F = self.field[:2 * n], self.noise[:2 * n]
+        k = rng.integers(0, 2 ** 32, size=U.size // 4, dtype=np.uint32)     # U.size = 2n · 784, a multiple of 4
+        np.copyto(U, k.view(np.uint8).reshape(U.shape))
+        np.matmul(self.S, U, out=F)
+        np.matmul(F, self.S_alpha_T, out=U)
+        U -= np.float32(self.config.elastic_alpha * 255 / 256)
+        return U.reshape(2, n, SIDE, SIDE)
 
     def grid(self, warp, n):
-        """The sampling coordinates (2, n, 28, 28) into the tiled batch image for ``warp``."""
-        coords, tmp = self.coords[:, :n], self.tmp[:n]
-        M_inv, offset = warp.M_inv[:, :, :, None, None], warp.offset[:, :, None, None]
-        grids = (self.rows_grid, self.cols_grid)
+        """Where each output pixel samples, in its image's tile: s(p) + 1 (the tile's border is
+        row and column 0) clamped to [0, 29], float32 (2, n, 28, 28) as (row, col).
+
+        Clamped to the tile's zero border, a point outside the field reads 0, as map_coordinates'
+        mode "grid-constant" would, and never reads a neighbouring tile.
+        """
+        coords, p = self.coords[:, :n], self.pixels
         for k in range(2):
+            # s_k(p) = M⁻¹[k, 0] row + (M⁻¹[k, 1] col + offset[k]): a sum of two (n, 28) terms, broadcast.
+            along_rows = (warp.M_inv[:, k, 0, None] * p).astype(np.float32)
+            along_cols = (warp.M_inv[:, k, 1, None] * p + (warp.offset[:, k, None] + 1.0)).astype(np.float32)
             s = coords[k]
-            np.multiply(M_inv[:, k, 0], grids[0], out=s)
-            s += np.multiply(M_inv[:, k, 1], grids[1], out=tmp)
-            s += offset[:, k]
+            np.add(along_rows[:, :, None], along_cols[:, None, :], out=s)
             if warp.field is not None:
                 s += warp.field[k]
-            # Clamped to the tile's zero border, a point outside the field reads 0 as
-            # mode "grid-constant" would, and never reads a neighbouring tile.
-            np.clip(s, -1.0, SIDE, out=s)
-            s += 1.0 if k else self.tile_rows[:n, None, None]
+            np.clip(s, 0.0, TILE - 1.0, out=s)
         return coords
 
     def apply(self, rows, warp, out=None):
-        """Rows (B, 784) sampled on ``warp``'s grids, float32 (B, 784) in [0, 1], into ``out``."""
+        """Rows (B, 784) sampled on ``warp``'s grids, float32 (B, 784) in [0, 1], into ``out``.
+
+        Bilinear interpolation with zeros outside the field: scipy.ndimage.map_coordinates'
+        order=1, mode "grid-constant", in float32 (see the module's docstring for why not it).
+        """
         n = len(rows)
         if out is None:
             out = np.empty((n, N_PIXELS), np.float32)
-        from scipy import ndimage
-        images = rows.reshape(n, SIDE, SIDE)
-        # mode "nearest" only because it is the fastest: every point lies inside the tiled image.
-        ndimage.map_coordinates(self._tiles(images), self.grid(warp, n), output=out.reshape(n, SIDE, SIDE),
-                                order=1, mode="nearest")
-        if rows.dtype == np.uint8:
-            out *= np.float32(1.0 / 255.0)
+        direct = out.dtype == np.float32 and out.flags.c_contiguous
+        result = out.reshape(n, SIDE, SIDE) if direct else self.taps[2, :n]
+        bilinear(self._tiles(rows.reshape(n, SIDE, SIDE)), self.grid(warp, n), result,
+                 self.whole[:, :n], self.index[:n], self.tile_starts[:n], self.taps[:2, :n])
+        if not direct:
+            np.copyto(out, result.reshape(n, N_PIXELS))
         return out
 
     def __call__(self, rows, rng, out=None):
@@ -285,3 +308,44 @@ class Augmenter:
             np.copyto(out, rows)
             return out
         return self.apply(rows, self.draw(rows.reshape(len(rows), SIDE, SIDE), rng), out)
+
+
+def bilinear(flat, coords, out, whole, index, tile_starts, taps):
+    """Bilinear samples of tiled images into ``out`` (n, 28, 28), float32 throughout.
+
+    ``flat`` holds n tiles of TILE × TILE (zero borders) and TILE + 1 zeros after them;
+    ``coords`` (2, n, 28, 28) are (row, col) within each tile in [0, TILE − 1], overwritten
+    with their fractions. ``whole`` (2, n, 28, 28) float32, ``index`` (n, 28, 28) int32 and
+    ``taps`` (2, n, 28, 28) float32 are work buffers; ``tile_starts`` (n, 1, 1) int32 is
+    each tile's first index. With (r, c) = ⌊coords⌋, (f_r, f_c) the fractions and a, b, c, d
+    the pixels at (r, c), (r, c + 1), (r + 1, c), (r + 1, c + 1):
+
+        out = (a + (b − a) f_c) + ((c + (d − c) f_c) − (a + (b − a) f_c)) f_r
+
+    which is exactly a where the fractions are 0 (the identity map copies bit for bit).
+    """
+    np.floor(coords, out=whole)
+    coords -= whole                                                   # the fractions f_r, f_c
+    fr, fc = coords
+    # (r · TILE + c) is an exact integer in float32 (at most 899); each tile's start added as int32.
+    whole[0] *= TILE
+    whole[0] += whole[1]
+    np.copyto(index, whole[0], casting="unsafe")
+    index += tile_starts
+    # The four taps are one gather each from the same indices into views shifted by 1, TILE, TILE + 1.
+    # mode="wrap" only because it is the fastest: every index is in range.
+    top, bottom = taps
+    flat.take(index, out=out, mode="wrap")
+    flat[1:].take(index, out=top, mode="wrap")
+    top -= out
+    top *= fc
+    out += top                                                        # a + (b − a) f_c
+    flat[TILE:].take(index, out=bottom, mode="wrap")
+    flat[TILE + 1:].take(index, out=top, mode="wrap")
+    top -= bottom
+    top *= fc
+    bottom += top                                                     # c + (d − c) f_c
+    bottom -= out
+    bottom *= fr
+    out += bottom
+    return out

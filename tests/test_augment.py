@@ -60,6 +60,43 @@ def render_outside(images, warp, pad=28):
     return big
 
 
+def map_coordinates_oracle(images, warp):
+    """scipy's bilinear interpolation (order=1, zeros outside) of each image (B, 28, 28) at s(p),
+    the warp's grid computed in float64: (B, 28, 28)."""
+    p = np.arange(28, dtype=float)
+    out = np.empty(images.shape)
+    for b in range(len(images)):
+        coords = [warp.M_inv[b, k, 0] * p[:, None] + warp.M_inv[b, k, 1] * p[None, :] + warp.offset[b, k]
+                  for k in range(2)]
+        if warp.field is not None:
+            coords = [c + warp.field[k, b] for k, c in enumerate(coords)]
+        out[b] = ndimage.map_coordinates(images[b].astype(float), coords, order=1, mode="grid-constant")
+    return out
+
+
+def test_bilinear_sampler_equals_map_coordinates_in_and_beyond_the_field():
+    n = 24
+    rows = digits(n, seed=6)
+    rows.reshape(n, 28, 28)[:, [0, -1], :] = 200                      # ink on the edges, to interpolate towards 0
+    rows.reshape(n, 28, 28)[:, :, [0, -1]] = 100
+    images = rows.reshape(n, 28, 28)
+    # Large maps send many points off the field (and off by less than a pixel, into the zero border).
+    wild = Augmenter(AugmentConfig(shift=10, rotate=180, scale=0.6, shear=40, elastic_alpha=60, elastic_sigma=3),
+                     capacity=n + 8)                                   # tiles beyond the batch stay unread
+    warp = wild.draw(images, np.random.default_rng(7))
+    expected = map_coordinates_oracle(images, warp) / 255
+    assert (expected == 0).mean() > 0.2 and ((0 < expected) & (expected < 0.1)).any()
+    np.testing.assert_allclose(wild.apply(rows, warp).reshape(n, 28, 28), expected, atol=1e-5, rtol=0)
+    floats = rows / 255.0                                              # float64 input, float32 output
+    np.testing.assert_allclose(wild.apply(floats, warp).reshape(n, 28, 28), expected, atol=1e-5, rtol=0)
+    # Half-pixel and whole-pixel shifts up to and past the border, no elastic field. Tolerance: a float32
+    # coordinate below 32 is within 2⁻²⁰ (1e-6) of its float64 value, and so is its fraction.
+    shifts = np.array([[0.5, -0.5], [-27.5, 0], [0, 27.5], [28, 0], [-0.25, 27.75], [1e-3, -1e-3]])
+    warp = warp_for(np.repeat(np.eye(2)[None], len(shifts), 0), shifts)
+    np.testing.assert_allclose(wild.apply(rows[:6], warp).reshape(6, 28, 28),
+                               map_coordinates_oracle(images[:6], warp) / 255, atol=3e-6, rtol=0)
+
+
 def test_off_is_exactly_scale_rows():
     rows = digits(16)
     assert not AugmentConfig().enabled
@@ -171,9 +208,9 @@ def test_elastic_changes_the_digit_keeps_its_ink_and_loses_at_most_one_percent_o
 def test_elastic_field_is_gaussian_filter_of_uniform_noise():
     augmenter = Augmenter(AugmentConfig(elastic_alpha=2, elastic_sigma=6), capacity=8)
     field = augmenter.elastic_field(np.random.default_rng(0), 8).copy()
-    U = np.random.default_rng(0).random((16, 28, 28), dtype=np.float32) * 2 - 1
-    # The smoothing of Uᵀ (see elastic_field), by scipy's filter in float64.
-    expected = 2 * ndimage.gaussian_filter(U.transpose(0, 2, 1).astype(float), (0, 6, 6))
+    k = np.random.default_rng(0).integers(0, 2 ** 32, size=16 * 784 // 4, dtype=np.uint32).view(np.uint8)
+    U = (2 * k.reshape(16, 28, 28).astype(float) + 1) / 256 - 1               # 256 levels in (−1, 1)
+    expected = 2 * ndimage.gaussian_filter(U, (0, 6, 6))                       # by scipy's filter in float64
     np.testing.assert_allclose(field.reshape(16, 28, 28), expected, atol=1e-5)
 
 
