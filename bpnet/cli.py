@@ -186,7 +186,7 @@ class TrainReporter:
 @cli.command()
 @click.option("--config", "config_path", default=None,
               help="A YAML file, or the name of a shipped config (mnist, fast, seed-fullbatch, "
-                   "sigmoid-mse, fashion-mnist).  [default: mnist]")
+                   "sigmoid-mse, fashion-mnist, mnist-best, fashion-mnist-best).  [default: mnist]")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a config key, e.g. --set train.lr=0.1 --set model.hidden=[256,128]. Repeatable.")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
@@ -262,6 +262,10 @@ def train(config_path, overrides, out, data_dir, resume, quiet, dry_run):
         raise interrupted("the reader of the output went away", signal.SIGPIPE, last, run_dir) from None
     finally:
         reporter.close()
+    if result.stopped_early:
+        t = config.train
+        click.echo(f"stopped early after epoch {result.history[-1].epoch} of {t.epochs}: {t.monitor} did not "
+                   f"improve by more than {t.min_delta} in {t.patience} validations (train.patience)")
     click.echo(f"best epoch {result.best_epoch}: {result.best_path}")
     click.echo(f"test accuracy {result.test['accuracy']:.2%} (loss {result.test['loss']:.4f})")
 

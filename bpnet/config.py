@@ -1,12 +1,14 @@
 """The training configuration: typed dataclasses read from YAML, strictly validated.
 
-A config file has three sections, ``data``, ``model`` and ``train``; every key
+A config file has four sections, ``data``, ``model``, ``train`` and ``augment``
+(:class:`bpnet.augment.AugmentConfig`, random transforms of the training images); every key
 is optional and defaults as below. An unknown key, a wrong type or a value out
 of range is a :class:`ConfigError` naming the key path, e.g.
 ``configs/x.yaml: train.lr must be > 0, got -1``.
 """
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -14,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from . import network, optim
+from .augment import AugmentConfig
 from .data import DATASETS
 from .errors import ConfigError
 
@@ -25,7 +28,8 @@ OUTPUTS = tuple(dict.fromkeys(output for output, _ in HEADS))
 LOSSES = tuple(dict.fromkeys(loss for _, loss in HEADS))
 INITS = network.INIT_SCHEMES
 OPTIMIZERS = tuple(optim.OPTIMIZERS)
-SCHEDULES = ("constant", "cosine")                 # bpnet.train.learning_rate
+SCHEDULES = ("constant", "cosine", "step", "onecycle")     # bpnet.schedules.learning_rate
+MONITORS = ("val_accuracy", "val_loss")            # bpnet.early_stopping
 DTYPES = ("float32", "float64")
 # Far beyond any MNIST network (784-800-800-10 has 1.3 million parameters), and low enough
 # that a typo like [100000000] is a config error, not an out-of-memory crash halfway.
@@ -48,6 +52,11 @@ class ModelConfig:
     output: str = "softmax"           # softmax + cross_entropy, or sigmoid + mse
     loss: str = "cross_entropy"
     init: str = "he"
+    # Inverted dropout (Srivastava et al. 2014): in training each hidden unit's output is kept with
+    # probability 1 − p and scaled by 1/(1 − p), A^l ← σ(Z^l) ⊙ M^l, so its expectation is unchanged
+    # and eval needs no rescaling. One p for every hidden layer, or a list with one per hidden layer.
+    dropout: "float | list" = 0.0
+    input_dropout: float = 0.0        # the same on the input pixels A⁰ (Srivastava et al. used 0.2)
 
 
 @dataclass
@@ -55,12 +64,31 @@ class TrainConfig:
     epochs: int = 10
     batch_size: "int | str" = 128     # an integer, or "full" for full-batch gradient descent
     lr: float = 0.05
-    schedule: str = "constant"        # constant, or cosine: lr·½(1 + cos(π·step/steps)) down to 0
-    optimizer: str = "momentum"
+    # constant; cosine: lr·½(1 + cos(π·step/steps)) down to 0; step: lr·γ^⌊epoch/k⌋; onecycle: up from
+    # lr/25 to lr, then down to lr/25/10⁴ (Smith & Topin 2019). Formulas in bpnet.schedules.
+    schedule: str = "constant"
+    warmup_epochs: float = 0.0        # linear warm-up over the first epochs (Goyal et al. 2017); not with onecycle
+    step_epochs: int = 10             # step: k, the epochs between two drops
+    step_gamma: float = 0.1           # step: γ, the factor of each drop
+    onecycle_pct: float = 0.3         # onecycle: the fraction of the steps spent rising to lr
+    optimizer: str = "momentum"       # sgd, momentum, adam, or adamw (Adam with decoupled weight decay)
     momentum: float = 0.9
-    beta1: float = 0.9                # Adam
-    beta2: float = 0.999              # Adam
-    weight_decay: float = 0.0         # L2 penalty (λ/2)·Σ‖W‖² on the weights
+    beta1: float = 0.9                # Adam, AdamW
+    beta2: float = 0.999              # Adam, AdamW
+    # L2 penalty (λ/2)·Σ‖W‖² on the weights, λW added to their gradients; with adamw decoupled
+    # instead (Loshchilov & Hutter 2019): W ← W − α(m̂/(√v̂ + ε) + λW).
+    weight_decay: float = 0.0
+    # Max-norm (Srivastava et al. 2014): after each step every hidden unit's incoming weights, a row
+    # of W^l, are scaled back to ‖W^l_j‖ ≤ c; null is off.
+    max_norm: "float | None" = None
+    # Label smoothing (Szegedy et al. 2016): targets Y ← (1 − ε)Y + ε/K, K = 10 classes.
+    label_smoothing: float = 0.0
+    # Early stopping: stop after `patience` validations in a row without improving `monitor`
+    # (val_accuracy up, or val_loss down, by more than min_delta); best.npz is the best by monitor.
+    # null patience is off (then best.npz is still kept by monitor).
+    patience: "int | None" = None
+    min_delta: float = 0.0
+    monitor: str = "val_accuracy"
     seed: int = 0
     dtype: str = "float32"
     log_every: int = 1                # validate and report every k epochs (and at the last)
@@ -71,6 +99,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -79,7 +108,7 @@ class Config:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
 
-SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "augment": AugmentConfig}
 
 
 # ----------------------------------------------------------------------------- checks
@@ -91,6 +120,10 @@ def _is_int(value):
 def is_number(value):
     """An int or a float, not a bool (which Python counts as an int)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_finite(value):
+    return is_number(value) and math.isfinite(value)
 
 
 def _shown(value, limit=80):
@@ -133,6 +166,13 @@ def _validate(config):
     _check((m.output, m.loss) in HEADS, "model.loss",
            f"{m.loss} does not go with model.output {m.output} (use {pairs})", m.loss)
     _choice("model.init", m.init, INITS)
+    rates = m.dropout if isinstance(m.dropout, list) else [m.dropout]
+    _check(all(_is_finite(p) and 0 <= p < 1 for p in rates), "model.dropout",
+           "must be a probability in [0, 1) or a list of them, one per hidden layer", m.dropout)
+    _check(not isinstance(m.dropout, list) or len(m.dropout) == len(m.hidden), "model.dropout",
+           f"must have one rate per hidden layer ({len(m.hidden)})", m.dropout)
+    _check(_is_finite(m.input_dropout) and 0 <= m.input_dropout < 1, "model.input_dropout",
+           "must be a probability in [0, 1)", m.input_dropout)
     _check(_is_int(t.epochs) and t.epochs >= 1, "train.epochs", "must be an integer >= 1", t.epochs)
     _check(t.batch_size == "full" or (_is_int(t.batch_size) and t.batch_size >= 1),
            "train.batch_size", "must be an integer >= 1 or 'full'", t.batch_size)
@@ -140,16 +180,36 @@ def _validate(config):
     _check(t.lr < float("inf"), "train.lr", "must be finite", t.lr)
     _choice("train.optimizer", t.optimizer, OPTIMIZERS)
     _choice("train.schedule", t.schedule, SCHEDULES)
+    _check(_is_finite(t.warmup_epochs) and 0 <= t.warmup_epochs <= t.epochs, "train.warmup_epochs",
+           f"must be a number in [0, train.epochs = {t.epochs}]", t.warmup_epochs)
+    _check(t.warmup_epochs == 0 or t.schedule != "onecycle", "train.warmup_epochs",
+           "must be 0 with schedule onecycle, which warms up by itself (train.onecycle_pct)", t.warmup_epochs)
+    _check(_is_int(t.step_epochs) and t.step_epochs >= 1, "train.step_epochs", "must be an integer >= 1",
+           t.step_epochs)
+    _check(_is_finite(t.step_gamma) and 0 < t.step_gamma <= 1, "train.step_gamma", "must be in (0, 1]",
+           t.step_gamma)
+    _check(_is_finite(t.onecycle_pct) and 0 < t.onecycle_pct < 1, "train.onecycle_pct", "must be in (0, 1)",
+           t.onecycle_pct)
     for name in ("momentum", "beta1", "beta2"):
         value = getattr(t, name)
         _check(is_number(value) and 0 <= value < 1, f"train.{name}", "must be in [0, 1)", value)
     _check(is_number(t.weight_decay) and t.weight_decay >= 0,
            "train.weight_decay", "must be >= 0", t.weight_decay)
     _check(t.weight_decay < float("inf"), "train.weight_decay", "must be finite", t.weight_decay)
+    _check(t.max_norm is None or (_is_finite(t.max_norm) and t.max_norm > 0), "train.max_norm",
+           "must be a number > 0 or null", t.max_norm)
+    _check(_is_finite(t.label_smoothing) and 0 <= t.label_smoothing < 1, "train.label_smoothing",
+           "must be in [0, 1)", t.label_smoothing)
+    _check(t.patience is None or (_is_int(t.patience) and t.patience >= 1), "train.patience",
+           "must be an integer >= 1 or null", t.patience)
+    _check(_is_finite(t.min_delta) and t.min_delta >= 0, "train.min_delta", "must be a number >= 0",
+           t.min_delta)
+    _choice("train.monitor", t.monitor, MONITORS)
     _check(_is_int(t.seed) and t.seed >= 0, "train.seed", "must be an integer >= 0", t.seed)
     _choice("train.dtype", t.dtype, DTYPES)
     _check(_is_int(t.log_every) and t.log_every >= 1, "train.log_every", "must be an integer >= 1",
            t.log_every)
+    config.augment.validate("augment")
 
 
 def from_dict(raw):
@@ -174,13 +234,18 @@ def from_dict(raw):
         sections[name] = SECTIONS[name](**value)
     config = Config(**sections)
     # YAML reads 1e-3 as a string: accept numbers written that way, nothing else.
-    for name in ("lr", "momentum", "beta1", "beta2", "weight_decay"):
-        value = getattr(config.train, name)
-        if isinstance(value, str):
-            try:
-                setattr(config.train, name, float(value))
-            except ValueError:
-                pass
+    numbers = [(config.train, ("lr", "momentum", "beta1", "beta2", "weight_decay", "warmup_epochs", "step_gamma",
+                               "onecycle_pct", "max_norm", "label_smoothing", "min_delta")),
+               (config.model, ("dropout", "input_dropout")),
+               (config.augment, tuple(f.name for f in dataclasses.fields(AugmentConfig)))]
+    for section, names in numbers:
+        for name in names:
+            value = getattr(section, name)
+            if isinstance(value, str):
+                try:
+                    setattr(section, name, float(value))
+                except ValueError:
+                    pass
     _validate(config)
     return config
 

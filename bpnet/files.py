@@ -1,6 +1,7 @@
 """Writing files so that nothing half-written is ever left behind."""
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -63,3 +64,9 @@ def atomic_write(path, write, suffix=".tmp"):
     except BaseException:
         remove_quietly(tmp)
         raise
+
+
+def temp_file_pattern(names, suffix=".tmp"):
+    """A regular expression for the names :func:`temp_file_beside` gives temporary files of the
+    files ``names`` in one folder: ``.<name>.<mkstemp's random letters><suffix>``."""
+    return re.compile("|".join(rf"\.{re.escape(name)}\.[A-Za-z0-9_]+{re.escape(suffix)}" for name in names))

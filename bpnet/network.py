@@ -26,6 +26,7 @@ from .data import N_CLASSES, N_PIXELS
 
 class ReLU:
     name = "relu"
+    prime_reads_A = False           # σ' from Z alone (see Network.backward with dropout)
 
     @staticmethod
     def forward(Z, out=None):
@@ -40,6 +41,7 @@ class ReLU:
 
 class Sigmoid:
     name = "sigmoid"
+    prime_reads_A = True
 
     @staticmethod
     def forward(Z, out=None):
@@ -57,6 +59,7 @@ class Sigmoid:
 
 class Tanh:
     name = "tanh"
+    prime_reads_A = True
 
     @staticmethod
     def forward(Z, out=None):
@@ -173,7 +176,37 @@ def _empty(workspace, name, l, shape, dtype, order="F"):
     return workspace.get(name, l, shape, dtype, order)
 
 
+# ----------------------------------------------------------------------------- dropout
+
+def draw_masks(rates, sizes, N, rng, dtype, workspace=None):
+    """Inverted-dropout masks (Srivastava et al. 2014) for a batch of N columns.
+
+    ``rates[l]`` is the probability p_l of dropping a unit of layer l = 0..L−1 (0: the input
+    pixels). Returns M[l] of shape (n_l, N), each entry 1/(1 − p_l) with probability 1 − p_l
+    and 0 otherwise (None where p_l = 0): multiplying A^l by it keeps E[A^l] as it was, so the
+    network is evaluated without masks and without rescaling. Drawn in float32 or float64
+    uniforms from ``rng`` (U ≥ p keeps), one layer after the other.
+    """
+    masks, dtype = [], np.dtype(dtype)
+    for l, p in enumerate(rates):
+        if not p:
+            masks.append(None)
+            continue
+        M = _empty(workspace, "M", l, (sizes[l], N), dtype)
+        U = rng.random((N, sizes[l]), dtype=dtype, out=M.T)                        # M.T is C-contiguous
+        keep = np.greater_equal(U, dtype.type(p), out=_empty(workspace, "keep", l, U.shape, bool, "C"))
+        masks.append(np.multiply(keep, dtype.type(1 / (1 - p)), out=M.T).T)       # (n_l, N)
+    return masks
+
+
 # ----------------------------------------------------------------------------- network
+
+def dropout_rates(model):
+    """[p_0, p_1, ..., p_{L−1}]: the dropout probability of the input and of each hidden layer
+    that a :class:`bpnet.config.ModelConfig` asks for (``dropout`` one float for all, or a list)."""
+    hidden = model.dropout if isinstance(model.dropout, list) else [model.dropout] * len(model.hidden)
+    return [float(model.input_dropout), *map(float, hidden)]
+
 
 def mnist_sizes(hidden):
     """[784, *hidden, 10]: the layer sizes of an MNIST network with these hidden widths."""
@@ -254,16 +287,20 @@ class Network:
             self.W[l][...] = W
         return self
 
-    def forward(self, A0, workspace=None):
+    def forward(self, A0, workspace=None, masks=None):
         """The forward pass: Z^l = W^l A^{l-1} + b^l, A^l = σ(Z^l) for l = 1..L.
 
         A0: (n_0, N). Returns the lists Z and A (Z[0] is None, A[0] is A0, A[L] the output).
+        ``masks`` (training with dropout, see :func:`draw_masks`): A^l = σ(Z^l) ⊙ M^l for
+        l = 0..L−1 where M^l is not None (A[0] is then A0 ⊙ M⁰, a new array).
         """
         if np.ndim(A0) != 2 or A0.shape[0] != self.sizes[0]:
             raise ValueError(f"forward: A0 must be a column matrix ({self.sizes[0]}, N), one example "
                              f"per column; got shape {np.shape(A0)}")
-        Z, A = [None], [A0]
         N = A0.shape[1]
+        if masks is not None and masks[0] is not None:
+            A0 = np.multiply(A0, masks[0], out=_empty(workspace, "A", 0, A0.shape, self.dtype))
+        Z, A = [None], [A0]
         for l in range(1, self.L + 1):
             shape = (self.sizes[l], N)
             Zl = _empty(workspace, "Z", l, shape, self.dtype)                     # (n_l, N)
@@ -275,9 +312,11 @@ class Network:
             sigma = self.head.forward if l == self.L else self.activation.forward
             Z.append(Zl)
             A.append(sigma(Zl, out=_empty(workspace, "A", l, shape, self.dtype)))       # (n_l, N)
+            if masks is not None and l < self.L and masks[l] is not None:
+                A[l] *= masks[l]                                                        # ⊙ M^l
         return Z, A
 
-    def backward(self, Z, A, Y, workspace=None, scale=1.0, out=None, beta=0.0):
+    def backward(self, Z, A, Y, workspace=None, scale=1.0, out=None, beta=0.0, masks=None):
         """Backpropagation: the gradients of the mean cost C over the N columns.
 
         Δᴸ from the head (BP1), then Δ^l = (W^{l+1})ᵀ Δ^{l+1} ⊙ σ'(Z^l) (BP2),
@@ -288,6 +327,10 @@ class Network:
         ``out=(dW, db)`` gives the arrays to write into, and then ``beta`` says what becomes of
         what they hold: dW^l ← scale·∂C/∂W^l + β·dW^l, as BLAS's C ← αAB + βC does in the same
         product. β = 1 adds up a batch given in chunks; β = μ is momentum's u ← μu + αg.
+
+        With the dropout ``masks`` the forward pass used, BP2 becomes
+        Δ^l = ((W^{l+1})ᵀ Δ^{l+1} ⊙ σ'(Z^l)) ⊙ M^l: a dropped unit passes no error back, a kept
+        one its error times 1/(1 − p), as it passed its activation forward.
 
         The 1/N of the mean and the scale are applied once, to the small Δᴸ (n_L, N): by
         linearity every Δ^l below and every gradient then carries them, with no extra pass
@@ -319,17 +362,23 @@ class Network:
                 previous = _empty(workspace, "delta", l - 1, (self.sizes[l - 1], N), self.dtype)
                 # (W^l)ᵀ Δ^l written as (Δᵀ W)ᵀ, again so the result comes out example-major.
                 delta = np.matmul(delta.T, self.W[l], out=previous.T).T                        # (n_{l-1}, N)
-                delta *= self.activation.prime(Z[l - 1], A[l - 1])                              # ⊙ σ'(Z^{l-1})
+                mask = None if masks is None else masks[l - 1]
+                A_prev = A[l - 1]
+                if mask is not None and self.activation.prime_reads_A:
+                    A_prev = self.activation.forward(Z[l - 1])       # A^{l-1} is masked: σ(Z) again
+                delta *= self.activation.prime(Z[l - 1], A_prev)                                # ⊙ σ'(Z^{l-1})
+                if mask is not None:
+                    delta *= mask                                                               # ⊙ M^{l-1}
         return dW, db
 
     def cost(self, Z, A, Y):
         """The head's cost C for the batch (a Python float)."""
         return self.head.cost(Z[self.L], A[self.L], Y)
 
-    def gradients(self, A0, Y):
-        """Convenience: forward and backward for one batch; (cost, dW, db)."""
-        Z, A = self.forward(A0)
-        dW, db = self.backward(Z, A, Y)
+    def gradients(self, A0, Y, masks=None):
+        """Convenience: forward and backward for one batch (with fixed dropout ``masks``); (cost, dW, db)."""
+        Z, A = self.forward(A0, masks=masks)
+        dW, db = self.backward(Z, A, Y, masks=masks)
         return self.cost(Z, A, Y), dW, db
 
     def predict_proba(self, A0):

@@ -1,4 +1,4 @@
-"""Optimisers: gradient descent, momentum and Adam, updating parameters in place.
+"""Optimisers: gradient descent, momentum, Adam and AdamW, updating parameters in place.
 
 Each optimiser takes the network's parameter list [(name, array), ...] and the
 matching gradients, and changes the arrays in place (W^l ← W^l − α ∂C/∂W^l for
@@ -34,6 +34,7 @@ class Optimizer:
 
     slots = ()          # per-parameter state arrays, stored as "<slot>_<parameter>"
     scalars = ()        # entries of SCALARS this optimiser keeps
+    decoupled = False   # weight decay applied by update() itself, not added to the gradient
 
     def __init__(self, lr, weight_decay=0.0):
         self.lr = float(lr)
@@ -71,7 +72,7 @@ class Optimizer:
             if not scaled and scale != 1.0:
                 grad *= one(scale)
             # L2 decay: grad += λ·param (times the same scale), for weights only.
-            if self.weight_decay and name.startswith("W"):
+            if self.weight_decay and name.startswith("W") and not self.decoupled:
                 grad += one(scale * self.weight_decay) * param
             self.update(name, param, grad)
 
@@ -166,7 +167,22 @@ class Adam(Optimizer):
         param -= one(self._step_size) * m / denom                              # α m̂ / (√v̂ + ε)
 
 
-OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "adam": Adam}
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter 2019, "Decoupled weight decay
+    regularization"): p ← p − α (m̂/(√v̂ + ε) + λp) for the weights, the decay kept out of m and v,
+    so that it is not divided by √v̂ (Adam's L2, λp added to g, decays weights with large
+    gradients less). Biases are not decayed, as with bpnet's L2. PyTorch's AdamW is the same rule."""
+
+    decoupled = True
+
+    def update(self, name, param, grad):
+        if self.weight_decay and name.startswith("W"):
+            # p(1 − αλ) first: the Adam step below does not depend on p, so this is the formula.
+            param *= param.dtype.type(1 - self.lr * self.weight_decay)
+        super().update(name, param, grad)
+
+
+OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "adam": Adam, "adamw": AdamW}
 
 
 def make_optimizer(train_config):
@@ -176,6 +192,18 @@ def make_optimizer(train_config):
         return SGD(t.lr, weight_decay=t.weight_decay)
     if t.optimizer == "momentum":
         return Momentum(t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
-    if t.optimizer == "adam":
-        return Adam(t.lr, beta1=t.beta1, beta2=t.beta2, weight_decay=t.weight_decay)
+    if t.optimizer in ("adam", "adamw"):
+        return OPTIMIZERS[t.optimizer](t.lr, beta1=t.beta1, beta2=t.beta2, weight_decay=t.weight_decay)
     raise ValueError(f"unknown optimizer {t.optimizer!r}")
+
+
+def apply_max_norm(network, c):
+    """Max-norm (Srivastava et al. 2014, section 5.1): every hidden unit j's incoming weight vector,
+    row j of W^l for l = 1..L−1, is scaled back onto the ball ‖W^l_j‖ ≤ c after each step;
+    rows inside it are left alone. The output layer is not constrained."""
+    for l in range(1, network.L):
+        W = network.W[l]                                                  # (n_l, n_{l-1})
+        norms = np.sqrt(np.einsum("ij,ij->i", W, W))                      # (n_l,)
+        if norms.max(initial=0.0) > c:
+            c = W.dtype.type(c)
+            W *= (c / np.maximum(norms, c))[:, None]                       # 1 where ‖W_j‖ ≤ c

@@ -124,6 +124,9 @@ def check_state(path, meta):
           and is_finite(meta["best_val_accuracy"])
           and is_finite(meta.get("seconds", 0.0)) and meta.get("seconds", 0.0) >= 0
           and isinstance(sums, list) and len(sums) == 3 and all(is_finite(x) for x in sums))
+    # Early stopping's keys (optional: older checkpoints have none; see early_stopping.STATE).
+    loss = meta.get("best_val_loss")
+    ok = ok and is_count(meta.get("stale", 0)) and (loss is None or (is_finite(loss) and loss >= 0))
     if not ok:
         raise CheckpointError(f"{path}: its training state is damaged")
     try:

@@ -14,7 +14,25 @@ from pathlib import Path
 
 from .config import is_number
 from .errors import BpnetError, CheckpointError, ConfigError
-from .files import atomic_write, missing_folders, remove_empty_folders, remove_quietly
+from .files import atomic_write, missing_folders, remove_empty_folders, remove_quietly, temp_file_pattern
+
+# What a run writes into its folder, each through atomic_write.
+RUN_FILES = ("config.yaml", "metrics.jsonl", "last.npz", "best.npz")
+_STALE = temp_file_pattern(RUN_FILES)
+
+
+def is_stale_temp_file(name):
+    """Whether ``name`` is a temporary file of atomic_write to one of a run's files (see RUN_FILES)."""
+    return _STALE.fullmatch(name) is not None
+
+
+def remove_stale_temp_files(run_dir):
+    """Remove the temporary files a run killed mid-write (SIGKILL, power loss) left in ``run_dir``:
+    atomic_write removes its file on any exception, but a killed process runs no code. Only
+    bpnet's own (``.last.npz.<random>.tmp`` and the like): nothing else there is ours to delete."""
+    for entry in os.scandir(run_dir):
+        if is_stale_temp_file(entry.name) and entry.is_file(follow_symlinks=False):
+            remove_quietly(entry.path)
 
 
 @dataclass
@@ -63,7 +81,8 @@ def check_new_run_dir(run_dir):
     """A new run must not write into a folder that already holds files (another run's), and
     must be able to create its folder: both are known before any data is loaded."""
     run_dir = Path(run_dir)
-    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+    # A run killed while writing its first file leaves only a temporary file: that folder is still free.
+    if run_dir.exists() and (not run_dir.is_dir() or any(not is_stale_temp_file(p.name) for p in run_dir.iterdir())):
         raise ConfigError(f"{run_dir}: already exists and is not empty; "
                           f"continue it with --resume {run_dir} or choose another --out")
     created = missing_folders(run_dir)
@@ -81,9 +100,10 @@ def _make_run_dir(run_dir):
 
 
 def prepare_run_dir(run_dir, config):
-    """Create the run folder and write its config.yaml."""
+    """Create the run folder, remove the temporary files a killed run left in it and write its config.yaml."""
     run_dir = Path(run_dir)
     _make_run_dir(run_dir)
+    remove_stale_temp_files(run_dir)
     try:
         atomic_write(run_dir / "config.yaml", lambda f: f.write(config.to_yaml().encode()))
     except OSError as exc:

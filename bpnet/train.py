@@ -14,15 +14,16 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checkpoint
+from . import checkpoint, early_stopping
 from .batches import Batches
 from .data import load as load_data, resolve_data_dir
 from .errors import CheckpointError, ConfigError, DivergedError, Interrupted
 from .evaluate import evaluate
 from .files import missing_folders
 from .interrupts import StopFlag, interrupted_by_signal
-from .network import Network, Workspace
-from .optim import make_optimizer
+from .network import Network, Workspace, draw_masks, dropout_rates
+from .optim import apply_max_norm, make_optimizer
+from .prefetch import DROPOUT, batch_rng
 from .resume import STATE_KEYS, check_resumable, recorded_data_dir, resumed_history, rng_from_state
 from .runs import (EpochRecord, check_new_run_dir, link_latest, new_run_dir, prepare_run_dir, read_metrics,
                    remove_unfinished_run, write_metrics)
@@ -37,6 +38,7 @@ class Result:
     last_path: Path
     best_epoch: int
     test: dict              # loss and accuracy of best.npz on the test set
+    stopped_early: bool = False     # by train.patience, before train.epochs
 
 
 def load_data_for(config, data_dir=None, progress=None, recorded=None):
@@ -73,7 +75,7 @@ class Run:
     ``state`` is everything ``--resume`` needs besides the arrays: the epochs and steps
     done, the position inside an interrupted epoch with its partial sums, the random
     generator's state at the start of that epoch (to replay its shuffle) and now, and
-    the best validation accuracy so far.
+    the best validation so far with the validations since (see early_stopping).
     """
 
     def __init__(self, config, data, run_dir, resume=None):
@@ -85,18 +87,21 @@ class Run:
             self.rng = np.random.default_rng(self.t.seed)
             self.network = Network.for_mnist(config.model, self.t.dtype).initialise(config.model.init, self.rng)
             self.state = {"epoch": 0, "step": 0, "batch": 0, "sums": [0.0, 0, 0],
-                          "epoch_rng": None, "best_val_accuracy": -1.0, "best_epoch": 0}
+                          "epoch_rng": None, "best_val_accuracy": -1.0, "best_epoch": 0, **early_stopping.STATE}
             self.history = []
         else:
             check_resumable(self.last_path, resume, config)     # train(resume=) from Python skips load_for_resume
             self.network = resume.network
             self.optimizer.load_state(resume.optimizer_state)
             self.state = {k: resume.meta[k] for k in STATE_KEYS if k != "rng"}
+            self.state.update({k: resume.meta.get(k, v) for k, v in early_stopping.STATE.items()})
             self.state["seconds"] = float(resume.meta.get("seconds", 0.0))
             # Stopped mid-epoch: replay this epoch's shuffle from the state it started with.
             self.rng = rng_from_state(resume.meta["epoch_rng"] if self.state["batch"] else resume.meta["rng"])
             self.history = resumed_history(read_metrics(self.run_dir), resume, self.last_path)
-        self.batches = Batches(data.train, self.t.batch_size, self.t.dtype)
+        self.batches = Batches(data.train, self.t.batch_size, self.t.dtype, label_smoothing=self.t.label_smoothing,
+                               augment=config.augment, seed=self.t.seed)
+        self.dropout = dropout_rates(config.model)
         self.workspace = Workspace()
         self.params = self.network.parameters()
         if resume is not None:
@@ -108,22 +113,25 @@ class Run:
         prepare_run_dir(self.run_dir, config)
         if resume is not None:
             link_latest(self.run_dir)
-        self.total_steps = self.t.epochs * self.batches.count
 
-    def step(self, chunks, n):
-        """One gradient step on a batch of ``n`` examples given as column chunks (see Batches).
+    def step(self, chunks, n, index=None):
+        """One gradient step on a batch of ``n`` examples given as column chunks (see Batches),
+        batch ``index`` of the current epoch (its dropout masks' generator; see dropout_rng).
 
         Returns the batch's mean cost and the number it classified correctly, before the step.
         """
         network, state, optimizer = self.network, self.state, self.optimizer
-        optimizer.lr = learning_rate(self.t, state["step"], self.total_steps)
+        optimizer.lr = learning_rate(self.t, state["step"], self.batches.count)
+        rng = self.dropout_rng(index) if any(self.dropout) else None
         loss, correct = 0.0, 0
         # backward writes α·g into the optimiser's own arrays: into its velocities for momentum,
         # whose update is then part of the gradient's product (see optim and blas).
         grads, beta = optimizer.gradient_buffers(self.params)
         dW, db = [None, *grads[0::2]], [None, *grads[1::2]]
         for A0, Y, labels in chunks:
-            Z, A = network.forward(A0, self.workspace)
+            masks = None if rng is None else draw_masks(self.dropout, network.sizes, len(labels), rng,
+                                                        network.dtype, self.workspace)
+            Z, A = network.forward(A0, self.workspace, masks)
             cost, m = network.cost(Z, A, Y), len(labels)
             if not math.isfinite(cost):
                 raise _diverged(f"the loss became {cost}", state["epoch"] + 1, state["step"] + 1,
@@ -134,11 +142,18 @@ class Run:
             # sparing the optimiser a pass over the parameters (see optim). The chunks of a
             # wide batch add up: ∂C/∂W^l = Σ_c (m_c/n) ∂C_c/∂W^l, so β = 1 after the first.
             network.backward(Z, A, Y, self.workspace, scale=optimizer.gradient_scale * m / n,
-                             out=(dW, db), beta=beta)
+                             out=(dW, db), beta=beta, masks=masks)
             beta = 1.0
         optimizer.step(self.params, grads, accumulated=True)
+        if self.t.max_norm is not None:
+            apply_max_norm(network, self.t.max_norm)
         state["step"] += 1
         return loss, correct
+
+    def dropout_rng(self, index):
+        """The generator of the dropout masks of batch ``index`` of the current epoch: its own,
+        keyed by (seed, epoch, batch), so a resumed epoch draws the masks the uncut one drew."""
+        return batch_rng(self.t.seed, self.state["epoch"], index, DROPOUT)
 
     def epoch(self, stop, on_batch=None):
         """Train the rest of the current epoch; its (seconds, [loss sum, correct, seen]).
@@ -152,16 +167,17 @@ class Run:
         started = time.perf_counter() - state.get("seconds", 0.0)
         order = self.batches.order(self.rng)
         sums = list(state["sums"])
-        for i in range(state["batch"], self.batches.count):
-            n = self.batches.length(i)
-            loss, correct = self.step(self.batches.get(order, i), n)
-            sums = [sums[0] + loss * n, sums[1] + correct, sums[2] + n]
-            if on_batch is not None:
-                on_batch(epoch, i + 1, self.batches.count, loss)
-            if stop.signum is not None and i + 1 < self.batches.count:
-                state.update(batch=i + 1, sums=sums, seconds=time.perf_counter() - started)
-                self.save(self.last_path)
-                raise interrupted_by_signal(stop.signum, self.last_path, self.run_dir)
+        with self.batches.epoch(order, state["epoch"], state["batch"]) as batches:
+            for i, chunks in batches:
+                n = self.batches.length(i)
+                loss, correct = self.step(chunks, n, i)
+                sums = [sums[0] + loss * n, sums[1] + correct, sums[2] + n]
+                if on_batch is not None:
+                    on_batch(epoch, i + 1, self.batches.count, loss)
+                if stop.signum is not None and i + 1 < self.batches.count:
+                    state.update(batch=i + 1, sums=sums, seconds=time.perf_counter() - started)
+                    self.save(self.last_path)
+                    raise interrupted_by_signal(stop.signum, self.last_path, self.run_dir)
         state.update(epoch=epoch, batch=0, sums=[0.0, 0, 0], seconds=0.0)
         return time.perf_counter() - started, sums
 
@@ -176,9 +192,7 @@ class Run:
                             state["step"], self.optimizer.lr, self.last_path)
         record = EpochRecord(state["epoch"], state["step"], sums[0] / sums[2], sums[1] / sums[2],
                              val["loss"], val["accuracy"], seconds, self.optimizer.lr)
-        # With no validation set every reported epoch counts as the best so far.
-        if val["accuracy"] is None or val["accuracy"] > state["best_val_accuracy"]:
-            state.update(best_val_accuracy=val["accuracy"] or 0.0, best_epoch=state["epoch"])
+        if early_stopping.record(self.t, state, val):          # the best so far by train.monitor
             self.save(self.best_path, record)
         self.save(self.last_path, record)
         # After last.npz: a crash in between leaves metrics.jsonl a line short, and the
@@ -232,7 +246,8 @@ def train(config, data=None, run_dir=None, resume=None, on_batch=None, on_epoch=
         if resume is None and not (Path(run_dir) / "last.npz").exists():
             remove_unfinished_run(run_dir, created)
         raise
-    return Result(run.run_dir, run.history, run.best_path, run.last_path, run.state["best_epoch"], test)
+    return Result(run.run_dir, run.history, run.best_path, run.last_path, run.state["best_epoch"], test,
+                  run.state["epoch"] < config.train.epochs)
 
 
 def _train_and_test(run, stop, on_batch, on_epoch):
@@ -240,7 +255,7 @@ def _train_and_test(run, stop, on_batch, on_epoch):
     t = run.t
     # A diverging run overflows on its way to NaN; the loss check in Run.step reports it once.
     with np.errstate(over="ignore", invalid="ignore"):
-        while run.state["epoch"] < t.epochs:
+        while run.state["epoch"] < t.epochs and not early_stopping.should_stop(t, run.state):
             seconds, sums = run.epoch(stop, on_batch)
             epoch = run.state["epoch"]
             if epoch % t.log_every == 0 or epoch == t.epochs:

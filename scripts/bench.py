@@ -11,6 +11,9 @@ Workloads (MNIST, 55,000 training examples, float32, He init, softmax + cross-en
     W3   784-10-10 ReLU, full-batch gradient descent, lr 0.1 (seed 001): seconds per iteration
     W4   a whole `bpnet train --config fast` process: wall seconds and the test accuracy it prints
     RSS  peak RSS of a whole `bpnet train --config mnist --set train.epochs=1` process
+    AUG  what augmentation on the fly costs: W2's network and loop (bpnet only) without and with
+         the ``augment:`` section of configs/mnist-best.yaml (--aug-set changes it), the augmented
+         batches made in bpnet's prefetch thread; the ratio of s/epoch (target <= 1.3)
 
 Method. Every measurement runs in a fresh worker process (this script with --worker)
 whose OMP/OPENBLAS/MKL_NUM_THREADS are set to the thread count under test (and
@@ -57,7 +60,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-ALL_WORKLOADS = ("W1", "W2", "W3", "W4", "RSS")
+ALL_WORKLOADS = ("W1", "W2", "W3", "W4", "RSS", "AUG")
+AUG_CONFIG = "mnist-best"          # AUG's augmentation: this shipped config's augment section, then --aug-set
 N_VAL = 5000
 TINY_TRAIN, TINY_VAL = 2000, 1000
 
@@ -138,12 +142,14 @@ def load_mnist(args):
     return data
 
 
-def bpnet_worker(w, args):
-    """Train with bpnet.train.train, the product's own loop; seconds from its EpochRecords."""
+def bpnet_worker(w, args, augment=None):
+    """Train with bpnet.train.train, the product's own loop; seconds from its EpochRecords.
+    ``augment``: the config's augment section (AUG), none by default."""
     from bpnet.config import from_dict
     from bpnet.train import train
 
     config = from_dict({
+        "augment": augment or {},
         "data": {"validation": N_VAL},
         "model": {"hidden": list(w.hidden), "activation": "relu", "output": "softmax",
                   "loss": "cross_entropy", "init": "he"},
@@ -284,7 +290,10 @@ def worker_main(args):
         result = gemm_worker(args)
     else:
         w = workload(args.workload, args.tiny, args.epochs)
-        result = {"bpnet": bpnet_worker, "torch": torch_worker, "sklearn": sklearn_worker}[args.worker](w, args)
+        if args.worker == "bpnet-aug":
+            result = bpnet_worker(w, args, augment=json.loads(args.aug_json))
+        else:
+            result = {"bpnet": bpnet_worker, "torch": torch_worker, "sklearn": sklearn_worker}[args.worker](w, args)
     result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # KiB on Linux
     result["threadpools"] = threadpools()
     print(json.dumps(result))
@@ -321,6 +330,8 @@ def run_worker(args, impl, threads, workload_name=None):
         cmd.append("--tiny")
     if args.epochs:
         cmd += ["--epochs", str(args.epochs)]
+    if impl == "bpnet-aug":
+        cmd += ["--aug-json", json.dumps(augment_settings(args))]
     proc = subprocess.run(cmd, env=thread_env(threads), capture_output=True, text=True, cwd=ROOT)
     lines = proc.stdout.strip().splitlines()
     if proc.returncode != 0 or not lines:
@@ -379,6 +390,41 @@ def run_workload(args, name, threads):
                     f"{median_epoch_seconds([result]):.4f} s/epoch ({len(result['epoch_seconds'])} epochs), "
                     f"test accuracy {result['test_accuracy']:.2%}")
     return runs
+
+
+def augment_settings(args):
+    """AUG's augment section: mnist-best's with --aug-set applied (numbers, parsed as YAML)."""
+    import yaml
+
+    from bpnet.config import load
+
+    settings = load(AUG_CONFIG).to_dict()["augment"]
+    for item in args.aug_set:
+        key, _, value = item.partition("=")
+        settings[key.strip()] = yaml.safe_load(value)
+    return settings
+
+
+def run_augmentation(args, threads):
+    """AUG: W2 without and with augmentation, alternating for --repeats rounds; a record per round."""
+    records = []
+    for repeat in range(args.repeats):
+        pair = {impl: run_worker(args, impl, threads, "W2") for impl in ("bpnet", "bpnet-aug")}
+        failed = [r["error"] for r in pair.values() if "error" in r]
+        if failed:
+            log(f"  AUG threads={threads}: FAILED\n{failed[0]}")
+            records.append({"threads": threads, "repeat": repeat, "error": failed[0]})
+            continue
+        plain, augmented = (median_epoch_seconds([pair[i]]) for i in ("bpnet", "bpnet-aug"))
+        record = {"threads": threads, "repeat": repeat, "plain_seconds": plain, "augmented_seconds": augmented,
+                  "ratio": augmented / plain, "epochs": len(pair["bpnet"]["epoch_seconds"]),
+                  "test_accuracy": {"plain": pair["bpnet"]["test_accuracy"],
+                                    "augmented": pair["bpnet-aug"]["test_accuracy"]},
+                  "loadavg": os.getloadavg()}
+        log(f"  AUG threads={threads} repeat {repeat}: {plain:.3f} s/epoch plain, {augmented:.3f} augmented, "
+            f"ratio {record['ratio']:.2f} (load {record['loadavg'][0]:.1f})")
+        records.append(record)
+    return records
 
 
 def round_ratios(runs, name, threads):
@@ -493,6 +539,19 @@ def markdown(report):
                          f"| {statistics.median(r['wall_seconds'] for r in ok):.2f} "
                          f"| {' / '.join(fmt(100 * r['test_accuracy'], '.2f') for r in ok)} "
                          f"| {max(r['rss_mb'] for r in ok):.0f} |")
+    if report.get("augmentation"):
+        w2 = workload("W2", report["settings"]["tiny"], report["settings"]["epochs"])
+        lines += ["", f"| AUG {w2.describe()}, augment {report['settings']['augment']} | threads "
+                      "| plain s/epoch | augmented s/epoch | ratio median (per round) |", "|---|---|---|---|---|"]
+        for threads in dict.fromkeys(r["threads"] for r in report["augmentation"]):
+            ok = [r for r in report["augmentation"] if r["threads"] == threads and "error" not in r]
+            if not ok:
+                lines.append(f"| | {threads} | not available | – | – |")
+                continue
+            ratios = [r["ratio"] for r in ok]
+            lines.append(f"| | {threads} | {statistics.median(r['plain_seconds'] for r in ok):.3f} "
+                         f"| {statistics.median(r['augmented_seconds'] for r in ok):.3f} "
+                         f"| {statistics.median(ratios):.2f} ({', '.join(f'{x:.2f}' for x in ratios)}) |")
     rss = report["rss_default_config"]
     if rss:
         value = f"{rss['rss_mb']:.0f} MB" if rss["status"] == "ok" else "not available"
@@ -505,7 +564,7 @@ def markdown(report):
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--workloads", default=",".join(ALL_WORKLOADS), help="comma-separated: W1,W2,W3,W4,RSS")
+    p.add_argument("--workloads", default=",".join(ALL_WORKLOADS), help="comma-separated: W1,W2,W3,W4,RSS,AUG")
     p.add_argument("--threads", default=None, help="comma-separated thread counts (default 1,2; --tiny: 1)")
     p.add_argument("--repeats", type=int, default=None, help="rounds of alternating runs (default 3; --tiny: 1)")
     p.add_argument("--epochs", type=int, default=None, help="epochs of every W1-W3 run (default per workload)")
@@ -518,7 +577,11 @@ def parse_args(argv=None):
     p.add_argument("--w4-config", default="fast", help="the config W4 trains (default fast)")
     p.add_argument("--w4-set", action="append", default=[], metavar="KEY=VALUE",
                    help="extra --set for W4 (--tiny adds train.epochs=1)")
-    p.add_argument("--worker", choices=["bpnet", "torch", "sklearn", "gemm"], help=argparse.SUPPRESS)
+    p.add_argument("--aug-set", action="append", default=[], metavar="KEY=VALUE",
+                   help=f"AUG's augmentation, changed from {AUG_CONFIG}'s, e.g. --aug-set elastic_alpha=34 "
+                        "--aug-set elastic_sigma=4")
+    p.add_argument("--worker", choices=["bpnet", "bpnet-aug", "torch", "sklearn", "gemm"], help=argparse.SUPPRESS)
+    p.add_argument("--aug-json", default="{}", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     args.data_dir = Path(args.data_dir or os.environ.get("BPNET_DATA_DIR") or ROOT.parent / "shared/data/mnist")
     args.threads = [int(t) for t in (args.threads or ("1" if args.tiny else "1,2")).split(",")]
@@ -541,9 +604,11 @@ def main(argv=None):
     report = {"timestamp": stamp.isoformat(timespec="seconds"), "argv": sys.argv[1:],
               "settings": {"workloads": args.workloads, "threads": args.threads, "repeats": args.repeats,
                            "epochs": args.epochs, "tiny": args.tiny, "data_dir": str(args.data_dir),
+                           "augment": augment_settings(args),
                            "workload_definitions": {n: asdict(workload(n, args.tiny, args.epochs))
                                                     for n in WORKLOADS}},
-              "machine": machine_info(), "gemm": {}, "runs": [], "w4": [], "rss_default_config": None}
+              "machine": machine_info(), "gemm": {}, "runs": [], "w4": [], "rss_default_config": None,
+              "augmentation": []}
     if report["machine"]["loadavg_at_start"][0] > 0.5:
         log(f"note: load average {report['machine']['loadavg_at_start'][0]:.1f}: other processes are running, "
             "timings will be noisy")
@@ -561,6 +626,8 @@ def main(argv=None):
                     log(f"  W4 threads={threads}: {record['status']}"
                         + (f", {record['wall_seconds']:.2f} s" if record["status"] == "ok" else ""))
                     report["w4"].append(record)
+            elif name == "AUG":
+                report["augmentation"] += run_augmentation(args, threads)
     if "RSS" in args.workloads:
         report["rss_default_config"] = run_cli_training(args, max(args.threads), "mnist", ["train.epochs=1"])
 

@@ -92,3 +92,24 @@ def test_the_profiling_scripts_run_on_the_products_api(mnist_gz_dir, script, arg
     assert proc.returncode == 0, proc.stderr
     for text in expect:
         assert text in proc.stdout
+
+
+def test_tiny_augmentation_overhead_is_measured_and_reported(mnist_gz_dir, tmp_path):
+    """AUG trains W2's network without and with augmentation and reports their ratio (not its size)."""
+    out = tmp_path / "aug.json"
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--tiny", "--workloads", "AUG", "--aug-set", "rotate=10",
+         "--aug-set", "elastic_alpha=0", "--data-dir", str(mnist_gz_dir), "--out", str(out)],
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(out.read_text())
+    from bpnet.config import load
+
+    assert report["settings"]["augment"] == {**load("mnist-best").to_dict()["augment"], "rotate": 10,
+                                             "elastic_alpha": 0}
+    (record,) = report["augmentation"]
+    assert "error" not in record, record.get("error")
+    assert positive(record["plain_seconds"]) and positive(record["augmented_seconds"])
+    assert record["ratio"] == record["augmented_seconds"] / record["plain_seconds"]
+    assert record["test_accuracy"]["augmented"] > 0.5
+    assert "| AUG 784-64-64-10" in proc.stdout and "augmented s/epoch" in proc.stdout

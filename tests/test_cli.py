@@ -677,3 +677,19 @@ def test_divergence_on_the_last_step_of_an_epoch_is_caught(tmp_path, real):
     assert "the weights or the validation loss became NaN or infinite" in line
     assert "no checkpoint had been saved yet" in line
     assert not (run / "last.npz").exists() and not (run / "best.npz").exists()
+
+
+def test_train_says_when_it_stopped_early(real, monkeypatch):
+    """patience 2 on a validation accuracy that peaks at epoch 1: the run ends after epoch 3 of 6 and says why."""
+    from bpnet import train as training
+
+    curve = iter([0.9, 0.8, 0.85, 0.5, 0.5, 0.5, 0.5])
+    monkeypatch.setattr(training, "evaluate", lambda network, split: {"loss": 1.0, "accuracy": next(curve),
+                                                                      "predictions": None})
+    result = check(invoke("train", *TINY_TRAIN, "--set", "train.epochs=6", "--set", "train.patience=2",
+                          "--data-dir", real, "--out", "run", "--quiet"), 0, stream="stdout")
+    lines = result.stdout.splitlines()
+    assert [line.split()[1] for line in lines if line.startswith("epoch ")] == ["1/6", "2/6", "3/6"]
+    assert ("stopped early after epoch 3 of 6: val_accuracy did not improve by more than 0.0 in 2 validations "
+            "(train.patience)") in lines
+    assert "best epoch 1: run/best.npz" in lines

@@ -54,7 +54,7 @@ def test_each_shipped_config_loads(name):
     assert load(str(path)) == by_name   # by path and by name: the same config
     # The file spells out nothing unknown: its raw keys validate one by one.
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    assert set(raw) <= {"data", "model", "train"}
+    assert set(raw) <= {"data", "model", "train", "augment"}
 
 
 def test_shipped_name_resolves_from_any_cwd(tmp_path, monkeypatch):
@@ -99,7 +99,7 @@ def test_a_folder_is_not_a_config(tmp_path, monkeypatch):
 # ----------------------------------------------------------------------------- strict keys and types
 
 @pytest.mark.parametrize("text, expected", [
-    ("optim:\n  lr: 0.1\n", "unknown section 'optim'; expected data, model, train"),
+    ("optim:\n  lr: 0.1\n", "unknown section 'optim'; expected data, model, train, augment"),
     ("train:\n  learning_rate: 0.1\n", "unknown key train.learning_rate; expected one of"),
     ("model: 5\n", "model must be a mapping, got 5"),
     ("train:\n  lr: fast\n", "train.lr must be > 0, got 'fast'"),
@@ -132,6 +132,34 @@ def test_a_folder_is_not_a_config(tmp_path, monkeypatch):
     ("model:\n  loss: mse\n",
      "model.loss mse does not go with model.output softmax (use softmax + cross_entropy or sigmoid + mse)"),
     ("model:\n  output: sigmoid\n", "cross_entropy does not go with model.output sigmoid"),
+    ("model:\n  dropout: 1.0\n", "model.dropout must be a probability in [0, 1) or a list of them, one per hidden"),
+    ("model:\n  dropout: -0.1\n", "model.dropout must be a probability in [0, 1)"),
+    ("model:\n  dropout: [0.1, x]\n  hidden: [3, 3]\n", "model.dropout must be a probability in [0, 1)"),
+    ("model:\n  dropout: [0.1]\n  hidden: [3, 3]\n",
+     "model.dropout must have one rate per hidden layer (2), got [0.1]"),
+    ("model:\n  dropout: true\n", "model.dropout must be a probability"),
+    ("model:\n  input_dropout: 1\n", "model.input_dropout must be a probability in [0, 1), got 1"),
+    ("train:\n  schedule: linear\n", "train.schedule must be one of constant, cosine, step, onecycle"),
+    ("train:\n  warmup_epochs: 11\n", "train.warmup_epochs must be a number in [0, train.epochs = 10], got 11"),
+    ("train:\n  warmup_epochs: -1\n", "train.warmup_epochs must be a number in [0, train.epochs = 10]"),
+    ("train:\n  warmup_epochs: 1\n  schedule: onecycle\n",
+     "train.warmup_epochs must be 0 with schedule onecycle, which warms up by itself (train.onecycle_pct), got 1"),
+    ("train:\n  step_epochs: 0\n", "train.step_epochs must be an integer >= 1, got 0"),
+    ("train:\n  step_gamma: 0\n", "train.step_gamma must be in (0, 1], got 0"),
+    ("train:\n  step_gamma: 1.5\n", "train.step_gamma must be in (0, 1], got 1.5"),
+    ("train:\n  onecycle_pct: 1\n", "train.onecycle_pct must be in (0, 1), got 1"),
+    ("train:\n  optimizer: adamax\n", "train.optimizer must be one of sgd, momentum, adam, adamw"),
+    ("train:\n  max_norm: 0\n", "train.max_norm must be a number > 0 or null, got 0"),
+    ("train:\n  max_norm: .inf\n", "train.max_norm must be a number > 0 or null, got inf"),
+    ("train:\n  label_smoothing: 1\n", "train.label_smoothing must be in [0, 1), got 1"),
+    ("train:\n  patience: 0\n", "train.patience must be an integer >= 1 or null, got 0"),
+    ("train:\n  patience: 2.5\n", "train.patience must be an integer >= 1 or null, got 2.5"),
+    ("train:\n  min_delta: -0.01\n", "train.min_delta must be a number >= 0, got -0.01"),
+    ("train:\n  monitor: train_loss\n", "train.monitor must be one of val_accuracy, val_loss, got 'train_loss'"),
+    ("augment:\n  rotate: 200\n", "augment.rotate must be a number in [0, 180], got 200"),
+    ("augment:\n  elastic_sigma: 0\n", "augment.elastic_sigma must be a number in [0.1, 100], got 0"),
+    ("augment:\n  flip: true\n", "unknown key augment.flip; expected one of elastic_alpha, elastic_sigma, rotate,"),
+    ("augment: 3\n", "augment must be a mapping, got 3"),
 ])
 def test_bad_values_name_the_file_and_key(tmp_path, monkeypatch, text, expected):
     monkeypatch.chdir(tmp_path)
@@ -160,6 +188,38 @@ def test_sigmoid_mse_head_is_allowed(tmp_path):
 def test_empty_file_and_empty_sections_mean_defaults(tmp_path):
     assert load(str(write(tmp_path, ""))) == Config()
     assert load(str(write(tmp_path, "train:\nmodel:\n", name="d.yaml"))) == Config()
+
+
+def test_the_regularisation_schedule_and_augment_keys_load_and_override(tmp_path):
+    text = ("model:\n  hidden: [8, 4]\n  dropout: [0.5, 0.25]\n  input_dropout: 0.2\n"
+            "train:\n  optimizer: adamw\n  weight_decay: 5e-2\n  schedule: step\n  step_epochs: 3\n"
+            "  step_gamma: 0.5\n  warmup_epochs: 0.5\n  max_norm: 3\n  label_smoothing: 1e-1\n"
+            "  patience: 4\n  min_delta: 1e-3\n  monitor: val_loss\n"
+            "augment:\n  shift: 2\n  rotate: 15\n  elastic_alpha: 34\n  elastic_sigma: 4\n")
+    c = load(str(write(tmp_path, text)))
+    assert c.model.dropout == [0.5, 0.25] and c.model.input_dropout == 0.2
+    t = c.train
+    assert (t.optimizer, t.weight_decay, t.schedule, t.step_epochs, t.step_gamma, t.warmup_epochs) == \
+           ("adamw", 0.05, "step", 3, 0.5, 0.5)
+    assert (t.max_norm, t.label_smoothing, t.patience, t.min_delta, t.monitor) == (3, 0.1, 4, 1e-3, "val_loss")
+    assert (c.augment.shift, c.augment.rotate, c.augment.elastic_alpha, c.augment.elastic_sigma) == (2, 15, 34, 4)
+    c = load(str(write(tmp_path, text)), ["model.dropout=0.3", "train.max_norm=null", "train.patience=null",
+                                          "augment.rotate=5", "train.schedule=onecycle", "train.warmup_epochs=0",
+                                          "train.onecycle_pct=0.25"])
+    assert c.model.dropout == 0.3 and c.train.max_norm is None and c.train.patience is None
+    assert c.augment.rotate == 5 and (c.train.schedule, c.train.onecycle_pct) == ("onecycle", 0.25)
+    assert load_error(str(write(tmp_path, text)), ["augment.scale=2"]) == \
+        "--set 'augment.scale=2': augment.scale must be a number in [0, 0.9], got 2"
+    assert load(None, ["augment.shear=1e1"]).augment.shear == 10.0
+
+
+def test_defaults_change_nothing_about_training():
+    """Every new key's default is off: no dropout, no max-norm, no smoothing, no early stop, no warm-up,
+    no augmentation, so a config without them trains as before."""
+    c = Config()
+    assert c.model.dropout == 0 and c.model.input_dropout == 0
+    assert (c.train.max_norm, c.train.label_smoothing, c.train.patience, c.train.warmup_epochs) == (None, 0, None, 0)
+    assert not c.augment.enabled
 
 
 def test_lr_written_without_a_dot_is_a_number(tmp_path):
@@ -327,11 +387,14 @@ configs = st.builds(
         validation=st.integers(0, 59999),
     ),
     model=st.builds(
-        lambda hidden, activation, head, init: config.ModelConfig(hidden, activation, *head, init),
+        lambda hidden, activation, head, init, dropout, input_dropout: config.ModelConfig(
+            hidden, activation, *head, init, dropout, input_dropout),
         st.lists(st.integers(1, 4096), max_size=4),
         st.sampled_from(config.ACTIVATIONS),
         st.sampled_from(sorted(config.HEADS)),
         st.sampled_from(config.INITS),
+        unit_float,
+        unit_float,
     ),
     train=st.builds(
         config.TrainConfig,
@@ -347,6 +410,18 @@ configs = st.builds(
         seed=st.integers(0, 2**32 - 1),
         dtype=st.sampled_from(config.DTYPES),
         log_every=st.integers(1, 100),
+        step_epochs=st.integers(1, 100),
+        step_gamma=st.floats(min_value=1e-6, max_value=1.0),
+        max_norm=st.one_of(st.none(), positive_float),
+        label_smoothing=unit_float,
+        patience=st.one_of(st.none(), st.integers(1, 100)),
+        min_delta=st.one_of(st.just(0.0), positive_float),
+        monitor=st.sampled_from(config.MONITORS),
+    ),
+    augment=st.builds(
+        config.AugmentConfig,
+        shift=st.floats(0, 14), rotate=st.floats(0, 180), scale=st.floats(0, 0.9), shear=st.floats(0, 60),
+        elastic_alpha=st.floats(0, 1000), elastic_sigma=st.floats(0.1, 100),
     ),
 )
 

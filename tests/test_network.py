@@ -8,7 +8,8 @@ from hypothesis.extra.numpy import arrays
 
 from bpnet import blas
 from bpnet.gradcheck import check, numerical_derivative
-from bpnet.network import ACTIVATIONS, HEADS, Network, Workspace, mnist_sizes, parameter_sizes, softmax
+from bpnet.network import (ACTIVATIONS, HEADS, Network, Workspace, draw_masks, dropout_rates, mnist_sizes,
+                           parameter_sizes, softmax)
 
 HEAD_NAMES = sorted(HEADS)
 
@@ -43,6 +44,79 @@ def test_backprop_matches_finite_differences_for_every_entry(activation, head, s
     for name, error, n in results:
         assert n == dict(net.parameters())[name].size          # every entry was checked
         assert error < 1e-6, f"{name}: relative error {error:.2e}"
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("head", HEAD_NAMES)
+def test_backprop_with_fixed_dropout_masks_matches_finite_differences(activation, head):
+    """BP2 with the mask: Δ^l = ((W^{l+1})ᵀΔ^{l+1} ⊙ σ'(Z^l)) ⊙ M^l, the input masked too. With the
+    masks held fixed C is an ordinary function of the parameters, and backprop must be its gradient."""
+    sizes = [7, 6, 5, 4]
+    net = make_net(sizes, activation, head, seed=3)
+    for l in range(1, net.L + 1):      # a column dropped whole gives Z = b: b = 0 would sit on ReLU's kink
+        net.b[l][...] = np.random.default_rng(l).uniform(0.1, 0.3, size=net.b[l].shape)
+    A0, Y = small_batch(sizes, N=9, seed=2)
+    masks = draw_masks([0.3, 0.5, 0.25], sizes, 9, np.random.default_rng(4), np.float64)
+    assert all(np.any(M == 0) and np.any(M > 1) for M in masks)          # some units dropped, some kept
+    for name, error, _ in check(net, A0, Y, masks=masks):
+        assert error < 1e-6, f"{name}: relative error {error:.2e}"
+    # ...and the masks matter: the unmasked gradient is not the masked one.
+    _, dW, _ = net.gradients(A0, Y)
+    _, dW_masked, _ = net.gradients(A0, Y, masks)
+    assert not np.allclose(dW[1], dW_masked[1])
+
+
+def test_gradient_check_with_masks_catches_backward_ignoring_them():
+    sizes = [7, 6, 4]
+    net = make_net(sizes, "tanh")
+    A0, Y = small_batch(sizes, N=9, seed=2)
+    masks = draw_masks([0.0, 0.5], sizes, 9, np.random.default_rng(4), np.float64)
+    Z, A = net.forward(A0, masks=masks)
+    dW, _ = net.backward(Z, A, Y)                                  # forgets the masks: wrong
+    numeric = numerical_derivative(net, A0, Y, net.W[1], (0, 0), masks=masks)
+    right = net.gradients(A0, Y, masks)[1][1][0, 0]
+    assert right == pytest.approx(numeric, rel=1e-6) and dW[1][0, 0] != pytest.approx(numeric, rel=1e-3)
+
+
+def test_dropout_masks_keep_the_expected_activation():
+    """Inverted dropout: E[A ⊙ M] = A, because M is 1/(1 − p) with probability 1 − p. The mean
+    activation of a layer over many columns with masks is that without, within sampling error."""
+    sizes = [50, 200, 10]
+    net = make_net(sizes, init="he", dtype=np.float32)
+    A0 = np.random.default_rng(0).uniform(0, 1, size=(50, 4000)).astype(np.float32)
+    plain = net.forward(A0)[1][1].copy()
+    for p in (0.2, 0.5):
+        masks = draw_masks([0.0, p], sizes, 4000, np.random.default_rng(1), np.float32)
+        kept = np.count_nonzero(masks[1]) / masks[1].size
+        assert abs(kept - (1 - p)) < 0.01                              # 800,000 draws: σ ≈ 0.0006
+        assert set(np.unique(masks[1])) == {0, np.float32(1 / (1 - p))}
+        dropped = net.forward(A0, masks=masks)[1][1]
+        assert dropped.mean() == pytest.approx(plain.mean(), rel=0.01)
+        assert np.count_nonzero(dropped) < np.count_nonzero(plain)
+
+
+def test_forward_without_masks_is_unchanged_by_dropout_elsewhere():
+    """Eval and predict call forward without masks: a network trained with dropout evaluates its
+    weights as they are, deterministically, and draw_masks leaves what it was given alone."""
+    sizes = [6, 5, 4]
+    net = make_net(sizes)
+    A0, _ = small_batch(sizes)
+    before = net.predict_proba(A0).copy()
+    workspace = Workspace()
+    masks = draw_masks([0.5, 0.5], sizes, A0.shape[1], np.random.default_rng(0), np.float64, workspace)
+    A0_copy = A0.copy()
+    net.forward(A0, workspace, masks)
+    np.testing.assert_array_equal(A0, A0_copy)                       # the input is masked into a copy
+    np.testing.assert_array_equal(net.predict_proba(A0), before)
+    assert draw_masks([0.0, 0.0], sizes, 3, np.random.default_rng(0), np.float64) == [None, None]
+
+
+def test_dropout_rates_of_a_model():
+    from bpnet.config import from_dict
+    assert dropout_rates(from_dict({"model": {"hidden": [8, 4], "dropout": 0.5}}).model) == [0.0, 0.5, 0.5]
+    model = from_dict({"model": {"hidden": [8, 4], "dropout": [0.1, 0.3], "input_dropout": 0.2}}).model
+    assert dropout_rates(model) == [0.2, 0.1, 0.3]
+    assert dropout_rates(from_dict({"model": {"hidden": []}}).model) == [0.0]
 
 
 def test_soft_targets_give_the_general_cost_and_pass_the_gradient_check():
