@@ -130,7 +130,7 @@ def confusion_figure(confusion):
                 axes.text(j, i, str(count), ha="center", va="center", fontsize=8,
                           color="white" if dark else "black")
     axes.set(xticks=range(n), yticks=range(n), xlabel="predicted", ylabel="true",
-             title=f"confusion matrix ({int(confusion.sum()):,} examples; empty cells: 0)")
+             title=f"confusion matrix ({int(confusion.sum()):,} examples; a blank cell is a count of 0)")
     figure.colorbar(image, ax=axes, label="count (log scale)")
     return figure
 
