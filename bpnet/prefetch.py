@@ -1,8 +1,7 @@
 """Produce the next batches in a background thread while the network trains on this one.
 
-numpy's BLAS and ufuncs release the GIL, so gathering and augmenting batch i+1 overlaps the
-matrix products of batch i. (scipy.ndimage.map_coordinates holds the GIL while it runs, about
-1.6 ms per batch of 128: the training thread can wait that long for it between two products.)
+numpy's BLAS, ufuncs and ``take`` release the GIL, so gathering and augmenting batch i+1 (see
+bpnet.augment) overlaps the matrix products of batch i.
 
 Exact resume: a batch's random numbers come from its own generator, :func:`batch_rng`, keyed by
 (seed, epoch, batch index, stream), never from a stream shared across batches. What batch i
