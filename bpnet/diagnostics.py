@@ -34,7 +34,10 @@ SATURATING = ("sigmoid", "tanh")
 
 
 def _norm(X):
-    return float(np.linalg.norm(np.asarray(X, dtype=np.float64)))
+    """‖X‖_F, summed in float64 by numpy's own loop: np.linalg.norm's BLAS dot took 2–8 ms for a
+    784 × 256 matrix on a busy 2-core machine (waking BLAS threads), this 0.1 ms."""
+    x = np.asarray(X).ravel(order="K")
+    return math.sqrt(float(np.einsum("i,i->", x, x, dtype=np.float64)))
 
 
 def grad_norms(dW):

