@@ -154,7 +154,7 @@ def _epoch_line(record, epochs):
 
 
 def _short_exponent(x):
-    return f"{x:.1e}".replace("e-0", "e-").replace("e+0", "e")          # 1.2e-03 → 1.2e-3
+    return f"{x:.1e}".replace("e-0", "e-").replace("e+0", "e") if x else "0"          # 1.2e-03 → 1.2e-3
 
 
 # What --verbose shows of an epoch's diagnostics (bpnet.diagnostics): label, format of one layer's value.

@@ -70,6 +70,10 @@ def test_diagnostics_get_a_panel_each_and_a_line_per_layer(tmp_path):
     assert [line.get_label() for line in lines[0]] == ["layer 1", "layer 2", "layer 3"]
     np.testing.assert_allclose(lines[0][1].get_ydata(), [1 / 2, np.nan, 1 / 6, 1 / 8])
     assert figure.axes[3].get_yscale() == "log" and figure.axes[6].get_yscale() == "linear"
+    records[-1].diagnostics["update_ratio"][0] = 0.0          # a float32 step too small to move W
+    figure = _figure("run", records)
+    assert figure.axes[4].get_yscale() == "log"                # the 0 is a gap, the rest stays readable
+    assert np.isnan(figure.axes[4].get_lines()[0].get_ydata()[-1])
     figure = _figure("run", diagnosed(records, layers=2, saturated=True))
     assert len(figure.axes) == 3 + 5 and figure.axes[-1].get_title() == "saturated units (fraction)"
     assert plot_png_size(figure) == (1400, 800)
