@@ -153,11 +153,35 @@ def _epoch_line(record, epochs):
             f"{val}  {record.seconds:6.2f} s")
 
 
-class TrainReporter:
-    """The tqdm bar over batches and the one line per reported epoch."""
+def _short_exponent(x):
+    return f"{x:.1e}".replace("e-0", "e-").replace("e+0", "e") if x else "0"          # 1.2e-03 → 1.2e-3
 
-    def __init__(self, epochs, show_bar):
+
+# What --verbose shows of an epoch's diagnostics (bpnet.diagnostics): label, format of one layer's value.
+_DIAGNOSTICS_SHOWN = (("grad_norm", "|g|", "{:.3g}".format), ("update_ratio", "|ΔW|/|W|", _short_exponent),
+                      ("weight_norm", "|W|", "{:.3g}".format), ("dead_fraction", "dead", "{:.1%}".format),
+                      ("saturated_fraction", "saturated", "{:.1%}".format))
+
+
+def _diagnostics_line(diagnostics):
+    """One line of an epoch's diagnostics, a value per layer l = 1..L joined by '/', '–' where a
+    quantity does not apply (the output layer's dead and saturated fractions):
+    ``  layers 1/2/3: |g| 0.12/0.05/0.03  |ΔW|/|W| 1.2e-3/…  |W| 21.4/…  dead 3.1%/0.0%/–``."""
+    parts = []
+    for name, label, form in _DIAGNOSTICS_SHOWN:
+        values = diagnostics.get(name)
+        if values:
+            parts.append(f"{label} " + "/".join("–" if x is None else form(x) for x in values))
+    layers = max((len(v) for v in diagnostics.values() if v), default=0)
+    return f"  layers {'/'.join(str(l) for l in range(1, layers + 1))}: " + "  ".join(parts)
+
+
+class TrainReporter:
+    """The tqdm bar over batches and the one line per reported epoch (and its diagnostics if ``verbose``)."""
+
+    def __init__(self, epochs, show_bar, verbose=False):
         self.epochs, self.show_bar, self.bar, self.bar_epoch = epochs, show_bar, None, None
+        self.verbose = verbose
 
     def on_batch(self, epoch, batch, n_batches, loss):
         if not self.show_bar:
@@ -176,6 +200,8 @@ class TrainReporter:
     def on_epoch(self, record):
         self.close()
         click.echo(_epoch_line(record, self.epochs))
+        if self.verbose and record.diagnostics:
+            click.echo(_diagnostics_line(record.diagnostics))
 
     def close(self):
         if self.bar is not None:
@@ -196,10 +222,13 @@ class TrainReporter:
 @click.option("--resume", type=click.Path(file_okay=False), default=None,
               help="Continue the run in this folder from its last.npz.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars (they are off anyway when not on a terminal).")
+@click.option("--verbose", "-v", is_flag=True,
+              help="After each epoch's line, one of its diagnostics per layer: gradient norm |g|, update ratio "
+                   "|ΔW|/|W|, weight norm |W|, dead ReLU and saturated units (all in RUN/metrics.jsonl).")
 @click.option("--dry-run", is_flag=True,
               help="Show the resolved config, network, FLOPs, memory and an estimated time per epoch; "
                    "train, write and download nothing.")
-def train(config_path, overrides, out, data_dir, resume, quiet, dry_run):
+def train(config_path, overrides, out, data_dir, resume, quiet, verbose, dry_run):
     """Train a network by backpropagation and save checkpoints.
 
     Writes RUN/config.yaml, RUN/metrics.jsonl, RUN/last.npz and RUN/best.npz
@@ -248,7 +277,7 @@ def train(config_path, overrides, out, data_dir, resume, quiet, dry_run):
     verb = "Resuming" if ckpt else "Training"
     click.echo(f"{verb} {network.describe()} ({network.n_parameters():,} parameters) on {data.name}: "
                f"{len(data.train)} train / {len(data.val)} val examples; run folder {run_dir}")
-    reporter = TrainReporter(config.train.epochs, show)
+    reporter = TrainReporter(config.train.epochs, show, verbose)
     try:
         result = training.train(config, data, run_dir, resume=ckpt,
                                  on_batch=reporter.on_batch, on_epoch=reporter.on_epoch)

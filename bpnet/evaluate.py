@@ -22,10 +22,16 @@ def forward_chunks(network, images, chunk=EVAL_CHUNK):
         yield start, Z, A
 
 
-def evaluate(network, split, chunk=EVAL_CHUNK):
-    """Cost, accuracy (a fraction) and the predictions of ``network`` on a :class:`bpnet.data.Split`."""
+def evaluate(network, split, chunk=EVAL_CHUNK, on_chunk=None):
+    """Cost, accuracy (a fraction) and the predictions of ``network`` on a :class:`bpnet.data.Split`.
+
+    ``on_chunk(Z, A)`` sees each chunk's forward pass, e.g. to count what the hidden units do
+    (training's diagnostics, see bpnet.diagnostics.Activity); the arrays are reused afterwards.
+    """
     total_cost, predictions = 0.0, np.empty(len(split), dtype=np.int64)
     for start, Z, A in forward_chunks(network, split.images, chunk):
+        if on_chunk is not None:
+            on_chunk(Z, A)
         n = A[-1].shape[1]
         Y = one_hot(split.labels[start:start + n], network.dtype)
         total_cost += network.cost(Z, A, Y) * n

@@ -101,20 +101,24 @@ def _diagnostic(record, name):
 
 
 def _diagnostic_panel(axes, name, records, epochs):
-    """One line per layer l = 1..L of the quantity ``name`` (a gap where a record has none)."""
+    """One line per layer l = 1..L of the quantity ``name`` (a gap where a record has none).
+
+    The norms span orders of magnitude (an update ratio falls from 1e-3 to 1e-12 as a cosine
+    schedule reaches 0), so their axis is logarithmic, and an exact 0 (a float32 update too
+    small to move a weight) is a gap rather than a reason to squash the rest on a linear axis."""
     title, logarithmic = DIAGNOSTICS[name]
     layers = max(len(_diagnostic(r, name) or []) for r in records)
-    values = []
+    drawn = False
     for l in range(layers):
         column = []
         for r in records:
             value = (_diagnostic(r, name) or [])[l:l + 1]
-            column.append(float("nan") if not value or value[0] is None else value[0])
-        values.append(column)
+            missing = not value or value[0] is None or (logarithmic and value[0] <= 0)
+            column.append(float("nan") if missing else value[0])
         if not all(math.isnan(v) for v in column):
             axes.plot(epochs, column, "o-", markersize=3, label=f"layer {l + 1}")
-    finite = [v for column in values for v in column if not math.isnan(v)]
-    if logarithmic and finite and min(finite) > 0:
+            drawn = True
+    if logarithmic and drawn:
         axes.set_yscale("log")
     elif not logarithmic:
         axes.set_ylim(bottom=0)

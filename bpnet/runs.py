@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .config import is_number
+from .diagnostics import is_valid as valid_diagnostics
 from .errors import BpnetError, CheckpointError, ConfigError
 from .files import atomic_write, missing_folders, remove_empty_folders, remove_quietly, temp_file_pattern
 
@@ -47,6 +48,9 @@ class EpochRecord:
     val_accuracy: "float | None"
     seconds: float          # training only, without validation
     lr: float
+    # Per layer: gradient, update and weight norms, dead and saturated units (bpnet.diagnostics);
+    # None in the records of a bpnet before them.
+    diagnostics: "dict | None" = None
 
 
 
@@ -168,7 +172,8 @@ def record_from(fields):
 
 def _valid_record(record):
     """What an epoch can have reported: epoch ≥ 1, costs and seconds ≥ 0, accuracies in [0, 1],
-    all finite; the validation ones may be null (no validation set)."""
+    all finite; the validation ones may be null (no validation set), and so may the diagnostics
+    (a record of a bpnet before them)."""
     def loss(x):
         return is_finite(x) and x >= 0
 
@@ -179,7 +184,8 @@ def _valid_record(record):
             and loss(record.train_loss) and accuracy(record.train_accuracy)
             and loss(record.seconds) and is_finite(record.lr)
             and (record.val_loss is None or loss(record.val_loss))
-            and (record.val_accuracy is None or accuracy(record.val_accuracy)))
+            and (record.val_accuracy is None or accuracy(record.val_accuracy))
+            and (record.diagnostics is None or valid_diagnostics(record.diagnostics)))
 
 
 def is_finite(value):

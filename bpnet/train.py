@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checkpoint, early_stopping
+from . import checkpoint, diagnostics, early_stopping
 from .batches import Batches
 from .data import load as load_data, resolve_data_dir
 from .errors import CheckpointError, ConfigError, DivergedError, Interrupted
@@ -104,6 +104,8 @@ class Run:
         self.dropout = dropout_rates(config.model)
         self.workspace = Workspace()
         self.params = self.network.parameters()
+        self.last_step = None           # the diagnostics of the latest epoch's last step (see step)
+        self._gradient = None           # where that step's ∂C/∂W goes (see _gradient_buffers)
         if resume is not None:
             if resume.meta["batch"] >= self.batches.count:
                 raise CheckpointError(f"{self.last_path}: saved at batch {resume.meta['batch']} "
@@ -119,6 +121,7 @@ class Run:
         batch ``index`` of the current epoch (its dropout masks' generator; see dropout_rng).
 
         Returns the batch's mean cost and the number it classified correctly, before the step.
+        The epoch's last step also measures itself for the diagnostics (see :meth:`report`).
         """
         network, state, optimizer = self.network, self.state, self.optimizer
         optimizer.lr = learning_rate(self.t, state["step"], self.batches.count)
@@ -128,7 +131,11 @@ class Run:
         # whose update is then part of the gradient's product (see optim and blas).
         grads, beta = optimizer.gradient_buffers(self.params)
         dW, db = [None, *grads[0::2]], [None, *grads[1::2]]
-        for A0, Y, labels in chunks:
+        probe = index == self.batches.count - 1
+        if probe:
+            W_before = [None] + [W.copy(order="K") for W in network.W[1:]]       # W's own layout: 10x faster
+            gradient = self._gradient_buffers()
+        for c, (A0, Y, labels) in enumerate(chunks):
             masks = None if rng is None else draw_masks(self.dropout, network.sizes, len(labels), rng,
                                                         network.dtype, self.workspace)
             Z, A = network.forward(A0, self.workspace, masks)
@@ -138,6 +145,8 @@ class Run:
                                 optimizer.lr, self.last_path)
             loss += cost * (m / n)          # m / n is exactly 1 for a batch of one chunk
             correct += int(np.count_nonzero(np.argmax(A[-1], axis=0) == labels))
+            if probe:       # ∂C/∂W itself: what the optimiser's arrays receive is α·g mixed with its state
+                network.backward(Z, A, Y, self.workspace, scale=m / n, out=gradient, beta=float(c > 0), masks=masks)
             # The optimiser's α and this chunk's share m/n of the mean come in through Δᴸ,
             # sparing the optimiser a pass over the parameters (see optim). The chunks of a
             # wide batch add up: ∂C/∂W^l = Σ_c (m_c/n) ∂C_c/∂W^l, so β = 1 after the first.
@@ -147,8 +156,17 @@ class Run:
         optimizer.step(self.params, grads, accumulated=True)
         if self.t.max_norm is not None:
             apply_max_norm(network, self.t.max_norm)
+        if probe:
+            self.last_step = diagnostics.of_step(W_before, network.W, gradient[0])
         state["step"] += 1
         return loss, correct
+
+    def _gradient_buffers(self):
+        """(dW, db) lists indexed like W, b, for the gradient the diagnostics measure; made once."""
+        if self._gradient is None:
+            self._gradient = ([None] + [np.empty_like(W) for W in self.network.W[1:]],
+                              [None] + [np.empty_like(b) for b in self.network.b[1:]])
+        return self._gradient
 
     def dropout_rng(self, index):
         """The generator of the dropout masks of batch ``index`` of the current epoch: its own,
@@ -182,16 +200,32 @@ class Run:
         return time.perf_counter() - started, sums
 
     def report(self, seconds, sums):
-        """Validate, save best.npz if it improved and last.npz, append to metrics.jsonl."""
+        """Validate, save best.npz if it improved and last.npz, append to metrics.jsonl.
+
+        The record's diagnostics (bpnet.diagnostics), per layer l = 1..L, cost almost nothing:
+        grad_norm is ‖∂C/∂W^l‖_F of the mean cost of the epoch's last batch at the weights before
+        its step, as that step saw it (its dropout masks and smoothed labels; without weight decay's
+        λW), from one extra backward pass per epoch; update_ratio is ‖ΔW^l‖_F / ‖W^l‖_F of that step
+        (ΔW^l everything the step changed: momentum, decay and max-norm included; the weights before
+        it are copied); weight_norm is ‖W^l‖_F at the epoch's end; dead_fraction and
+        saturated_fraction are counted over the validation set during its pass (null without one).
+        None of them draws random numbers, so a resumed run reports what the uncut one did.
+        """
         state, data = self.state, self.data
-        val = evaluate(self.network, data.val) if len(data.val) else {"loss": None, "accuracy": None}
+        activity = diagnostics.Activity(self.network)
+        val = (evaluate(self.network, data.val, on_chunk=activity.add) if len(data.val)
+               else {"loss": None, "accuracy": None})
         # The epoch's last step may have broken the weights after its loss was checked.
         finite = val["loss"] is None or math.isfinite(val["loss"])
         if not (finite and all(np.isfinite(p).all() for _, p in self.params)):
             raise _diverged("the weights or the validation loss became NaN or infinite", state["epoch"],
                             state["step"], self.optimizer.lr, self.last_path)
+        measured = {**(self.last_step or {}), **activity.fractions()}
+        if not diagnostics.is_valid(measured, self.network.L):        # never write a line read_metrics refuses
+            raise _diverged("the gradient became NaN or infinite", state["epoch"], state["step"],
+                            self.optimizer.lr, self.last_path)
         record = EpochRecord(state["epoch"], state["step"], sums[0] / sums[2], sums[1] / sums[2],
-                             val["loss"], val["accuracy"], seconds, self.optimizer.lr)
+                             val["loss"], val["accuracy"], seconds, self.optimizer.lr, measured)
         if early_stopping.record(self.t, state, val):          # the best so far by train.monitor
             self.save(self.best_path, record)
         self.save(self.last_path, record)

@@ -2,11 +2,12 @@
 
 import os
 import signal
+from dataclasses import asdict
 
 import numpy as np
 import pytest
 
-from bpnet import checkpoint, train as training
+from bpnet import checkpoint, runs, train as training
 from bpnet import resume as resume_module
 from bpnet.config import from_dict
 from bpnet.data import MNIST, Split
@@ -40,6 +41,15 @@ def weights(path):
 def assert_same_weights(path_a, path_b):
     for x, y in zip(weights(path_a), weights(path_b)):
         np.testing.assert_array_equal(x, y)
+
+
+def assert_same_metrics(run_a, run_b):
+    """The two runs' metrics.jsonl hold the same records, diagnostics included, but for the seconds."""
+    def records(run):
+        return [{**asdict(r), "seconds": None} for r in runs.read_metrics(run)]
+    a = records(run_a)
+    assert a == records(run_b)
+    assert a and all(r["diagnostics"] is not None for r in a)
 
 
 def interrupt_at_step(step, signum=signal.SIGINT):

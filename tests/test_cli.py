@@ -30,6 +30,7 @@ from bpnet import download as download_module
 from bpnet.cli import UNSURE_BELOW, cli
 from bpnet.config import from_dict
 from bpnet.network import Network
+from bpnet.runs import read_metrics
 
 # CI gives the real data as a relative $BPNET_DATA_DIR, meant from where pytest starts;
 # these tests change folder, so they resolve it against that starting folder.
@@ -550,6 +551,20 @@ def test_train_with_out_folder(real, tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
+def test_train_verbose_prints_each_epochs_diagnostics(real, trained, tmp_path):
+    result = check(invoke("train", *TINY_TRAIN, "--set", "train.epochs=2", "--set", "model.hidden=[16,8]",
+                          "--data-dir", real, "--out", "run", "--quiet", "-v"), 0, stream="stdout")
+    lines = result.stdout.splitlines()
+    shown = [lines[k + 1] for k, line in enumerate(lines) if line.startswith("epoch ")]
+    number, percent = r"\d[\d.]*(e-?\d+)?", r"\d+\.\d%"
+    for line, record in zip(shown, read_metrics(tmp_path / "run"), strict=True):
+        three = "/".join([number] * 3)
+        assert re.fullmatch(rf"  layers 1/2/3: \|g\| {three}  \|ΔW\|/\|W\| {three}  \|W\| {three}  "
+                            rf"dead {percent}/{percent}/–", line), line
+        assert line.split("|W| ")[2].split()[0] == "/".join(f"{x:.3g}" for x in record.diagnostics["weight_norm"])
+    assert "layers" not in trained.result.stdout                         # only with --verbose
+
+
 # ----------------------------------------------------------------------------- divergence
 
 def invoke_recording_warnings(*args):
@@ -684,8 +699,8 @@ def test_train_says_when_it_stopped_early(real, monkeypatch):
     from bpnet import train as training
 
     curve = iter([0.9, 0.8, 0.85, 0.5, 0.5, 0.5, 0.5])
-    monkeypatch.setattr(training, "evaluate", lambda network, split: {"loss": 1.0, "accuracy": next(curve),
-                                                                      "predictions": None})
+    monkeypatch.setattr(training, "evaluate", lambda network, split, on_chunk=None: {
+        "loss": 1.0, "accuracy": next(curve), "predictions": None})
     result = check(invoke("train", *TINY_TRAIN, "--set", "train.epochs=6", "--set", "train.patience=2",
                           "--data-dir", real, "--out", "run", "--quiet"), 0, stream="stdout")
     lines = result.stdout.splitlines()

@@ -37,7 +37,7 @@ def test_sigmoid_units_with_large_weights_saturate():
     Z, A = network.forward(X)
     hot = d.activity(network, Z, A)["saturated_fraction"]
     assert calm[0] < 0.05 and hot[0] > 0.5                  # the hidden layer: most entries
-    assert len(hot) == 2 and hot[1] > calm[1]                # the sigmoid output saturates too
+    assert len(hot) == 2 and hot[1] is None and calm[1] is None     # a sigmoid output is not counted
     assert hot[0] == np.mean((A[1] < 0.05) | (A[1] > 0.95))
     assert d.activity(network, Z, A)["dead_fraction"] is None        # no ReLU anywhere
 
@@ -87,13 +87,49 @@ def test_dead_units_over_a_set_taken_in_chunks():
     assert d.dead_fraction(seen) == np.mean(~(Z > 0).any(axis=1)) > 0
 
 
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_activity_over_chunks_equals_one_pass(activation):
+    X, _ = batch(N=300)
+    network = Network([20, 30, 25, 10], activation, dtype=np.float64).initialise("he", np.random.default_rng(1))
+    network.b[2][:5] = -50                                   # five units of layer 2 dead (ReLU), saturated (tanh)
+    counter = d.Activity(network)
+    for start in range(0, 300, 70):
+        counter.add(*network.forward(X[:, start:start + 70]))
+    whole = d.activity(network, *network.forward(X))
+    assert counter.fractions() == whole                       # counts, so exactly
+    name = "dead_fraction" if activation == "relu" else "saturated_fraction"
+    other = "saturated_fraction" if activation == "relu" else "dead_fraction"
+    assert whole[other] is None and len(whole[name]) == 3 and whole[name][2] is None
+    assert whole[name][1] >= 5 / 25
+    assert d.Activity(network).fractions() == {"dead_fraction": None, "saturated_fraction": None}   # nothing seen
+
+
+def test_of_step_measures_the_gradient_the_update_and_the_weights():
+    X, Y = batch()
+    network = relu_network()
+    _, dW, db = network.gradients(X, Y)
+    before = [None] + [w.copy() for w in network.W[1:]]
+    SGD(0.5).step(network.parameters(), [g.copy() for pair in zip(dW[1:], db[1:]) for g in pair])
+    step = d.of_step(before, network.W, dW)
+    assert step["grad_norm"] == pytest.approx([np.linalg.norm(g) for g in dW[1:]])
+    # plain SGD: ΔW = −α ∂C/∂W, so the update ratio is α‖g‖ / ‖W before‖
+    assert step["update_ratio"] == pytest.approx([0.5 * np.linalg.norm(g) / np.linalg.norm(w)
+                                                  for g, w in zip(dW[1:], before[1:])])
+    assert step["weight_norm"] == pytest.approx([np.linalg.norm(w) for w in network.W[1:]])
+    assert d.is_valid({**step, **d.activity(network, *network.forward(X))}, 2)
+
+
 @pytest.mark.parametrize("value, layers, ok", [
     ({"grad_norm": [1.0, 2.0], "update_ratio": [1e-3, 2e-3], "weight_norm": [3, 4],
       "dead_fraction": [0.1, None], "saturated_fraction": None}, 2, True),
     ({"grad_norm": [1.0]}, None, True),
+    ({"update_ratio": [None, 1e-3]}, None, True),            # W^1 was 0: no ratio
+    ({"grad_norm": [None, 1.0]}, None, False),               # a gradient always has a norm
+    ({"dead_fraction": [0.1, 0.2]}, None, False),            # the output layer is never counted
+    ({"saturated_fraction": []}, None, False),
     ({"grad_norm": [1.0, 2.0]}, 3, False),                   # not one entry per layer
     ({"grad_norm": [1.0], "weight_norm": [1.0, 2.0]}, None, False),
-    ({"dead_fraction": [1.5]}, None, False),
+    ({"dead_fraction": [1.5, None]}, None, False),
     ({"grad_norm": [-1.0]}, None, False),
     ({"grad_norm": [True]}, None, False),
     ({"grad_norm": None}, None, False),                      # only the fractions may be null as a whole

@@ -43,26 +43,19 @@ def test_plot_writes_a_png_of_three_panels(tmp_path, validation):
     assert list(figure.axes[2].get_lines()[0].get_ydata()) == [0.1, 0.1, 0.1]
 
 
-@dataclasses.dataclass
-class DiagnosedRecord(runs.EpochRecord):
-    """An epoch's record with the optional diagnostics field (bpnet.diagnostics) that training will add."""
-
-    diagnostics: "dict | None" = None
-
-
 def diagnosed(records, layers=3, saturated=False, missing=()):
+    """The records with made-up diagnostics (bpnet.diagnostics), but for the epochs ``missing``."""
     out = []
     for r in records:
-        fields = {k: v for k, v in r.__dict__.items() if k != "diagnostics"}
         if r.epoch in missing:               # a record without diagnostics: a gap in every line
-            out.append(DiagnosedRecord(**fields))
+            out.append(dataclasses.replace(r, diagnostics=None))
             continue
         e, per_layer = r.epoch, range(1, layers + 1)
-        out.append(DiagnosedRecord(**fields, diagnostics={
+        out.append(dataclasses.replace(r, diagnostics={
             "grad_norm": [1.0 / (e * l) for l in per_layer], "update_ratio": [1e-3 * l for l in per_layer],
             "weight_norm": [10.0 + e for _ in per_layer],
             "dead_fraction": [0.1 * e / l for l in range(1, layers)] + [None],
-            "saturated_fraction": [0.5] * layers if saturated else None}))
+            "saturated_fraction": [0.5] * (layers - 1) + [None] if saturated else None}))
     return out
 
 
@@ -77,9 +70,31 @@ def test_diagnostics_get_a_panel_each_and_a_line_per_layer(tmp_path):
     assert [line.get_label() for line in lines[0]] == ["layer 1", "layer 2", "layer 3"]
     np.testing.assert_allclose(lines[0][1].get_ydata(), [1 / 2, np.nan, 1 / 6, 1 / 8])
     assert figure.axes[3].get_yscale() == "log" and figure.axes[6].get_yscale() == "linear"
+    records[-1].diagnostics["update_ratio"][0] = 0.0          # a float32 step too small to move W
+    figure = _figure("run", records)
+    assert figure.axes[4].get_yscale() == "log"                # the 0 is a gap, the rest stays readable
+    assert np.isnan(figure.axes[4].get_lines()[0].get_ydata()[-1])
     figure = _figure("run", diagnosed(records, layers=2, saturated=True))
     assert len(figure.axes) == 3 + 5 and figure.axes[-1].get_title() == "saturated units (fraction)"
     assert plot_png_size(figure) == (1400, 800)
+
+
+def test_a_trained_runs_diagnostics_are_drawn(data, tmp_path):
+    from bpnet import train as training
+    from helpers import config
+
+    training.train(config(epochs=3, batch_size=100), data, tmp_path / "run")
+    records = runs.read_metrics(tmp_path / "run")
+    figure = _figure("run", records)
+    panels = {axes.get_title(): axes for axes in figure.axes[3:]}
+    # A ReLU network: no saturation panel.
+    assert list(panels) == ["gradient norm ‖∂C/∂Wˡ‖", "update ratio ‖ΔWˡ‖ / ‖Wˡ‖", "weight norm ‖Wˡ‖",
+                            "dead ReLU units (fraction)"]
+    assert [len(axes.get_lines()) for axes in panels.values()] == [2, 2, 2, 1]
+    np.testing.assert_array_equal(panels["weight norm ‖Wˡ‖"].get_lines()[1].get_ydata(),
+                                  [r.diagnostics["weight_norm"][1] for r in records])
+    with Image.open(plot_run(tmp_path / "run")) as image:
+        assert image.size == (1400, 800)
 
 
 def plot_png_size(figure):

@@ -13,8 +13,8 @@ from bpnet import resume as resume_module
 from bpnet.config import from_dict
 from bpnet.data import load
 from bpnet.errors import CheckpointError, ConfigError, Interrupted
-from helpers import (assert_resume_refused, assert_same_weights, config, interrupt_at_step, synthetic,
-                     tampered_run)
+from helpers import (assert_resume_refused, assert_same_metrics, assert_same_weights, config, interrupt_at_step,
+                     synthetic, tampered_run)
 
 
 def test_resumed_history_keeps_only_the_checkpoints_epochs(data, tmp_path):
@@ -49,6 +49,7 @@ def test_interrupt_saves_and_resume_matches_an_uninterrupted_run(data, tmp_path,
     result = training.train(cfg2, data, tmp_path / "cut", resume=ckpt)
     assert_same_weights(tmp_path / "straight" / "last.npz", tmp_path / "cut" / "last.npz")
     assert [h.epoch for h in result.history] == [1, 2, 3]
+    assert_same_metrics(tmp_path / "straight", tmp_path / "cut")
     assert result.history[1].seconds > saved["seconds"]        # the cut epoch counts both parts
 
 
@@ -231,6 +232,7 @@ def test_a_batch_wider_than_a_chunk_trains_and_resumes_exactly(tmp_path):
     ckpt, cfg2 = resume_module.load_for_resume(tmp_path / "cut")
     training.train(cfg2, wide, tmp_path / "cut", resume=ckpt)
     assert_same_weights(tmp_path / "straight" / "last.npz", tmp_path / "cut" / "last.npz")
+    assert_same_metrics(tmp_path / "straight", tmp_path / "cut")        # the diagnostics' gradient too
 
 
 def test_resume_refuses_fewer_epochs_than_done_and_a_damaged_metrics_file(data, tmp_path):
@@ -306,7 +308,7 @@ def test_a_run_with_dropout_and_augmentation_resumes_bit_for_bit(data, tmp_path,
     assert_same_weights(tmp_path / "straight" / "last.npz", tmp_path / "cut" / "last.npz")
     a, b = (checkpoint.load(tmp_path / name / "last.npz").optimizer_state for name in ("straight", "cut"))
     assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
-    fields = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr")
+    fields = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "diagnostics")
     assert [[getattr(h, f) for f in fields] for h in resumed.history] == \
            [[getattr(h, f) for f in fields] for h in straight.history]
     assert resumed.test == straight.test
@@ -330,7 +332,7 @@ def test_early_stopping_state_is_resumed(data, tmp_path, monkeypatch):
     the count of stale validations and the best value travel in last.npz."""
     curve = iter([])
 
-    def scripted(network, split):
+    def scripted(network, split, on_chunk=None):
         return {"loss": 1.0, "accuracy": next(curve), "predictions": None}
 
     monkeypatch.setattr(training, "evaluate", scripted)
@@ -454,5 +456,5 @@ def test_sigkill_at_random_times_leaves_no_litter_and_resumes_bit_for_bit(tmp_pa
     assert epoch_before < 40, "the kills came too late to cut the run"
     training.train(cfg, data, tmp_path / "straight")
     assert_same_weights(tmp_path / "straight" / "last.npz", run / "last.npz")
-    assert [r.epoch for r in runs.read_metrics(run)] == list(range(1, 41))
+    assert_same_metrics(tmp_path / "straight", run)
     print(f"{litter} temporary files left by 12 kills, before the next start removed them")

@@ -1,11 +1,12 @@
 """bpnet.runs: run folders (created, refused, cleaned of a killed run's temporary files) and metrics.jsonl."""
 
+import json
 import os
 
 import pytest
 
 from bpnet import runs, train as training
-from bpnet.errors import BpnetError, ConfigError
+from bpnet.errors import BpnetError, CheckpointError, ConfigError
 from helpers import config
 
 
@@ -79,3 +80,35 @@ def test_the_pattern_is_the_one_atomic_write_uses(tmp_path):
             os.close(fd)
             assert runs.is_stale_temp_file(os.path.basename(tmp)), tmp
     assert not any(runs.is_stale_temp_file(name) for name in NOT_OURS)
+
+
+# ----------------------------------------------------------------------------- metrics.jsonl
+
+OLD_LINE = {"epoch": 1, "step": 12, "train_loss": 0.5, "train_accuracy": 0.5, "val_loss": 0.6, "val_accuracy": 0.4,
+            "seconds": 1.0, "lr": 0.1}
+
+
+def test_a_record_written_before_diagnostics_existed_still_reads(tmp_path):
+    (tmp_path / "metrics.jsonl").write_text(json.dumps(OLD_LINE) + "\n")
+    assert runs.read_metrics(tmp_path) == [runs.EpochRecord(**OLD_LINE)]
+    assert runs.read_metrics(tmp_path)[0].diagnostics is None
+
+
+@pytest.mark.parametrize("damage", [
+    lambda d: d["grad_norm"].pop(),                              # a layer short
+    lambda d: d["weight_norm"].__setitem__(0, -1.0),
+    lambda d: d["grad_norm"].__setitem__(0, "large"),
+    lambda d: d["dead_fraction"].__setitem__(0, 1.5),
+    lambda d: d["dead_fraction"].__setitem__(1, 0.0),            # the output layer has no dead units
+    lambda d: d.__setitem__("update_ratio", None),
+    lambda d: d.__setitem__("loss_norm", [1.0, 1.0]),
+])
+def test_a_damaged_diagnostics_field_is_a_damaged_line(data, tmp_path, damage):
+    training.train(config(epochs=2), data, tmp_path / "run")
+    path = tmp_path / "run" / "metrics.jsonl"
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert runs.read_metrics(tmp_path / "run")[1].diagnostics == lines[1]["diagnostics"]
+    damage(lines[1]["diagnostics"])
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    with pytest.raises(CheckpointError, match="metrics.jsonl: line 2 is damaged"):
+        runs.read_metrics(tmp_path / "run")

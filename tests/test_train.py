@@ -220,8 +220,8 @@ def scripted_validation(monkeypatch, accuracies=None, losses=None):
     measured at the end the next ones)."""
     n = len(accuracies or losses)
     acc, loss = iter(accuracies or [0.5] * n), iter(losses or [1.0] * n)
-    monkeypatch.setattr(training, "evaluate", lambda network, split: {"loss": next(loss), "accuracy": next(acc),
-                                                                      "predictions": None})
+    monkeypatch.setattr(training, "evaluate", lambda network, split, on_chunk=None: {
+        "loss": next(loss), "accuracy": next(acc), "predictions": None})
 
 
 def test_early_stopping_stops_after_patience_validations_without_improvement(data, tmp_path, monkeypatch):
@@ -272,3 +272,61 @@ def test_label_smoothing_trains_with_accuracy_from_the_hard_labels(data, tmp_pat
     # The smoothed targets' cross-entropy has a floor above 0 (the targets' entropy, 0.50 nats at
     # ε = 0.2): the training loss stays well above the plain one's; validation uses one-hot targets.
     assert smooth.history[-1].train_loss > 0.5 > plain.history[-1].train_loss
+
+
+# ----------------------------------------------------------------------------- diagnostics
+
+def diagnosed(data, tmp_path, name, hidden=(16,), **train):
+    """The diagnostics of each reported epoch of a short run, as metrics.jsonl holds them."""
+    cfg = from_dict({"model": {"hidden": list(hidden), "activation": train.pop("activation", "relu"),
+                               "init": train.pop("init", "he")},
+                     "train": {"epochs": 2, "batch_size": 50, "lr": 0.1, "optimizer": "sgd", **train}})
+    training.train(cfg, data, tmp_path / name)
+    return [r.diagnostics for r in runs.read_metrics(tmp_path / name)]
+
+
+def test_each_reported_epoch_records_the_gradient_update_and_weights_of_its_last_step(data, tmp_path):
+    """Full-batch SGD: one step an epoch, W ← W − α ∂C/∂W, so epoch 2's diagnostics can be
+    measured independently from epoch 1's last.npz."""
+    from bpnet import diagnostics
+    from bpnet.data import one_hot, scale_rows
+
+    cfg = config(epochs=1, batch_size="full", optimizer="sgd", lr=0.5)
+    training.train(cfg, data, tmp_path / "one")
+    network = checkpoint.load(tmp_path / "one" / "last.npz").network
+    _, dW, _ = network.gradients(scale_rows(data.train.images).T, one_hot(data.train.labels))
+    ckpt, cfg2 = resume_module.load_for_resume(tmp_path / "one", ["train.epochs=2"])
+    training.train(cfg2, data, tmp_path / "one", resume=ckpt)
+    first, second = (r.diagnostics for r in runs.read_metrics(tmp_path / "one"))
+    assert diagnostics.is_valid(second, 2) and second["saturated_fraction"] is None
+    assert second["grad_norm"] == pytest.approx([np.linalg.norm(g) for g in dW[1:]], rel=1e-4)
+    # ‖ΔW‖ = α‖∂C/∂W‖, relative to the weights before the step, which epoch 1 ended with
+    assert second["update_ratio"] == pytest.approx(
+        [0.5 * g / w for g, w in zip(second["grad_norm"], first["weight_norm"])], rel=1e-4)
+    last = checkpoint.load(tmp_path / "one" / "last.npz").network
+    assert second["weight_norm"] == pytest.approx([np.linalg.norm(w) for w in last.W[1:]], rel=1e-5)
+    assert 0 <= second["dead_fraction"][0] <= 1 and second["dead_fraction"][1] is None
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh"])
+def test_sigmoid_and_tanh_units_saturate_with_large_initial_weights(data, tmp_path, activation):
+    # uniform: W ~ U(−0.5, 0.5) over 784 inputs, so |Z| is in the tens; xavier keeps it near 1
+    calm = diagnosed(data, tmp_path, "calm", activation=activation, init="xavier")
+    hot = diagnosed(data, tmp_path, "hot", activation=activation, init="uniform")
+    assert all(d["dead_fraction"] is None and d["saturated_fraction"][1] is None for d in calm + hot)
+    assert calm[-1]["saturated_fraction"][0] < 0.2 < 0.5 < hot[-1]["saturated_fraction"][0]
+
+
+def test_a_too_large_learning_rate_leaves_most_relu_units_dead(data, tmp_path):
+    sane = diagnosed(data, tmp_path, "sane", hidden=[32], lr=0.03)
+    wild = diagnosed(data, tmp_path, "wild", hidden=[32], lr=1.0)
+    assert all(d["saturated_fraction"] is None and d["dead_fraction"][1] is None for d in sane + wild)
+    assert sane[-1]["dead_fraction"][0] < 0.3 and wild[-1]["dead_fraction"][0] > 0.5
+
+
+def test_diagnostics_without_a_validation_set_have_no_fractions(tmp_path):
+    from helpers import synthetic
+
+    measured = diagnosed(synthetic(n_val=0), tmp_path, "run", epochs=1)[0]
+    assert measured["dead_fraction"] is None and measured["saturated_fraction"] is None
+    assert len(measured["grad_norm"]) == len(measured["update_ratio"]) == len(measured["weight_norm"]) == 2
