@@ -368,20 +368,6 @@ def evaluate(checkpoint_path, split, data_dir, as_json, report_dir):
 
 # ----------------------------------------------------------------------------- predict
 
-def _distribution(network, A0):
-    """Output activations as probabilities; a sigmoid head's outputs are normalised to sum to 1.
-
-    The normalisation is done on log σ(Z) = −log(1 + e^{−Z}), like a softmax: when all ten
-    σ(Z) underflow to 0, dividing them would give 0/0, while the ratios are still defined.
-    """
-    if network.output == "softmax":
-        return network.predict_proba(A0)
-    Z, _ = network.forward(A0)
-    from .network import softmax
-
-    return softmax(-np.logaddexp(0, -Z[-1]))                             # (n_L, N)
-
-
 # A digit whose probability is below this is flagged "unsure" (in the line and in --json):
 # two readings are then nearly as likely, or the image is unlike anything the network learned.
 UNSURE_BELOW = 0.6
@@ -489,6 +475,7 @@ def _image_paths(arguments):
 def _read(path, network, several, checkpoint_path):
     """The stages of each digit in the image file and their probabilities P, (10, n digits)."""
     from .data import columns
+    from .evaluate import distribution
     from .images import load_digits, load_stages
 
     stages = load_digits(path) if several else [load_stages(path)]
@@ -496,7 +483,7 @@ def _read(path, network, several, checkpoint_path):
         raise ImageError(f"{path}: no digit found")
     A0 = columns(np.stack([s.mnist.reshape(-1) for s in stages]), network.dtype)    # (784, n)
     with np.errstate(over="ignore", invalid="ignore"):
-        P = _distribution(network, A0)
+        P = distribution(network, *network.forward(A0))
     if not np.isfinite(P).all():
         raise ImageError(f"{path}: the network's output is not finite for this image "
                          f"({checkpoint_path}'s weights overflow {network.dtype})")
