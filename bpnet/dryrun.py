@@ -24,6 +24,19 @@ BUDGET = 5.0                 # but no longer than this (a very wide network take
 VALIDATION_SAMPLE = 2000     # examples of the validation pass actually timed
 
 
+def step(network, optimizer, params, workspace, A0, Y):
+    """One training step on one column chunk, done as bpnet.train.Run.step does it (what is timed
+    here and in scripts/bench_augment.py): forward, cost, backward into the optimiser's buffers,
+    update. Returns the activations A."""
+    Z, A = network.forward(A0, workspace)
+    network.cost(Z, A, Y)
+    grads, beta = optimizer.gradient_buffers(params)
+    network.backward(Z, A, Y, workspace, scale=optimizer.gradient_scale,
+                     out=([None, *grads[0::2]], [None, *grads[1::2]]), beta=beta)
+    optimizer.step(params, grads, accumulated=True)
+    return A
+
+
 def time_steps(config, steps=None, warmup=None, min_seconds=None, budget=None):
     """Mean seconds of a training step on one chunk of random data: (seconds, steps timed, columns).
 
@@ -53,12 +66,7 @@ def time_steps(config, steps=None, warmup=None, min_seconds=None, budget=None):
         for i in itertools.count():
             start = time.perf_counter()
             for A0, Y, labels in batches.get(order, i % batches.count):
-                Z, A = network.forward(A0, workspace)
-                network.cost(Z, A, Y)
-                grads, beta = optimizer.gradient_buffers(params)
-                network.backward(Z, A, Y, workspace, scale=optimizer.gradient_scale,
-                                 out=([None, *grads[0::2]], [None, *grads[1::2]]), beta=beta)
-                optimizer.step(params, grads, accumulated=True)
+                A = step(network, optimizer, params, workspace, A0, Y)
                 int(np.count_nonzero(np.argmax(A[-1], axis=0) == labels))
             if i < warmup:
                 continue

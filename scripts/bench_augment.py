@@ -216,6 +216,7 @@ def epoch_overlap(args, rows, labels):
 
     from bpnet.augment import AugmentConfig, Augmenter
     from bpnet.config import from_dict
+    from bpnet.dryrun import step as train_step
     from bpnet.data import one_hot, scale_rows
     from bpnet.network import Network, Workspace
     from bpnet.optim import make_optimizer
@@ -228,12 +229,7 @@ def epoch_overlap(args, rows, labels):
     order = np.random.default_rng(0).permutation(len(rows))
 
     def step(A0, Y):
-        Z, A = network.forward(A0, workspace)
-        network.cost(Z, A, Y)
-        grads, beta = optimizer.gradient_buffers(params)
-        network.backward(Z, A, Y, workspace, scale=optimizer.gradient_scale,
-                         out=([None, *grads[0::2]], [None, *grads[1::2]]), beta=beta)
-        optimizer.step(params, grads, accumulated=True)
+        train_step(network, optimizer, params, workspace, A0, Y)
 
     class Maker:
         """Batch i into buffers ``slot``: (A⁰ (784, B), Y (10, B)), augmented or not."""
@@ -288,7 +284,7 @@ def child(args):
     result = {"threads": os.environ.get("OPENBLAS_NUM_THREADS"), "data": source}
     if not args.no_batch:
         result["per batch (ms)"] = per_batch(args, rows)
-        result["threads"] = threads_overlap(args, rows)
+        result["two threads"] = threads_overlap(args, rows)
     result["overlap"] = epoch_overlap(args, rows, labels)
     print(json.dumps(result))
 
@@ -316,10 +312,10 @@ def main():
         print(f"== BLAS threads {threads}, {result['data']} data, batch {args.batch_size}")
         for name, ms in result.get("per batch (ms)", {}).items():
             print(f"  {name:<50} {ms:7.3f} ms/batch  {ms * per_epoch / 1e3:6.2f} s per epoch of 55,000")
-        for name, (rate, ms) in result.get("threads", {}).pop("during one call", {}).items():
+        for name, (rate, ms) in result.get("two threads", {}).pop("during one call", {}).items():
             print(f"  another thread's Python loop iterations per ms during one call of {name:<35} {rate:7.0f}"
                   f" ({ms:.0f} ms)")
-        for name, r in result.get("threads", {}).items():
+        for name, r in result.get("two threads", {}).items():
             print(f"  two threads at once / one after the other, {name:<31} median {r['median']:.2f} of "
                   f"{', '.join(f'{x:.2f}' for x in r['ratios'])} ({r['serial ms per batch']:.2f} ms/batch alone)")
         o = result["overlap"]

@@ -316,8 +316,15 @@ def notebook(digit, draw):
     corner = (corner[0], max(corner[1], int(page_shape[1] * 0.3)) if corner[1] + ink.shape[1] < page_shape[1] else
               corner[1])
     paste_alpha(alpha, ink, corner)
-    page = lay(page, pen_colour(draw, ("blue", "blue", "black")), alpha * draw.u(0.75, 1.0, 0.4, 1.0))
-    light = gradient_light(page_shape, draw, draw.u(0, 0.3, 0, 0.7))
+    return ink_on_page(page, alpha, ("blue", "blue", "black"), draw)
+
+
+def ink_on_page(page, alpha, pens, draw):
+    """A notebook page (H, W, 3) with the digit's ink ``alpha`` (H, W) laid on it in one of ``pens``,
+    lit a little unevenly, blurred, noisy and saved as a JPEG (the draws in this order, so that
+    every seed renders as it did before this function was shared)."""
+    page = lay(page, pen_colour(draw, pens), alpha * draw.u(0.75, 1.0, 0.4, 1.0))
+    light = gradient_light(page.shape[:2], draw, draw.u(0, 0.3, 0, 0.7))
     image = finish(page * light[..., None], draw, blur=draw.u(0, 1.0, 0), noise=draw.u(0, 0.02, 0))
     return jpeg(image, draw.i(60, 92, 20, 95))
 
@@ -336,10 +343,7 @@ def squared(digit, draw):
     page = lay(page, grid_colour, grid * draw.u(0.5, 1, 0.3, 1))
     alpha = np.zeros(page_shape, np.float32)
     paste_alpha(alpha, ink, place(page_shape, ink.shape, draw))
-    page = lay(page, pen_colour(draw, ("black", "blue", "dark")), alpha * draw.u(0.75, 1.0, 0.4, 1.0))
-    light = gradient_light(page_shape, draw, draw.u(0, 0.3, 0, 0.7))
-    image = finish(page * light[..., None], draw, blur=draw.u(0, 1.0, 0), noise=draw.u(0, 0.02, 0))
-    return jpeg(image, draw.i(60, 92, 20, 95))
+    return ink_on_page(page, alpha, ("black", "blue", "dark"), draw)
 
 
 def small(digit, draw):

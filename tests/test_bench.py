@@ -84,6 +84,8 @@ def test_ratio_per_round_pairs_the_runs_of_each_round():
     ("profile_step.py", ["--hidden", "16", "--steps", "3", "--warmup", "1", "--bare"],
      ["of which matrix products", "products alone, back to back", "GEMM peak"]),
     ("ab_fused_update.py", ["--hidden", "16", "--blocks", "2", "--steps", "2"], ["784-16-10", "paired: median"]),
+    ("bench_augment.py", ["--no-batch", "--threads", "1", "--batches", "4", "--repeats", "1", "--gil-batches", "2"],
+     ["BLAS threads 1", "ratio (b)/(a)", "(c)/(a)"]),
 ])
 def test_the_profiling_scripts_run_on_the_products_api(mnist_gz_dir, script, args, expect):
     """They call Network and the optimisers the way Run.step does; an API change must not rot them."""
