@@ -232,8 +232,9 @@ def train(config_path, overrides, out, data_dir, resume, quiet, verbose, dry_run
     """Train a network by backpropagation and save checkpoints.
 
     Writes RUN/config.yaml, RUN/metrics.jsonl, RUN/last.npz and RUN/best.npz
-    (best validation accuracy); once RUN/last.npz exists, a `latest` link beside RUN
-    points to it (a resumed RUN too). Ctrl-C
+    (best validation accuracy, or loss with train.monitor: val_loss); once
+    RUN/last.npz exists, a `latest` link beside RUN points to it (a resumed RUN
+    too). Ctrl-C
     (SIGTERM) saves RUN/last.npz and exits 130 (143); --resume RUN continues
     from it.
 
