@@ -16,7 +16,8 @@ from pathlib import Path
 import click
 import numpy as np
 
-from . import __version__
+from . import __version__, answers
+from .answers import UNSURE_BELOW  # noqa: F401  (the threshold predict --help states)
 from .data import DATASETS
 from .errors import BpnetError, CheckpointError, ConfigError, DataError, ImageError, Interrupted
 
@@ -369,11 +370,6 @@ def evaluate(checkpoint_path, split, data_dir, as_json, report_dir):
 
 # ----------------------------------------------------------------------------- predict
 
-# A digit whose probability is below this is flagged "unsure" (in the line and in --json):
-# two readings are then nearly as likely, or the image is unlike anything the network learned.
-UNSURE_BELOW = 0.6
-
-
 @cli.command()
 @click.argument("images", nargs=-1, required=True, type=click.Path())
 @click.option("--checkpoint", "checkpoint_path", default=DEFAULT_CHECKPOINT, type=click.Path(dir_okay=False),
@@ -441,9 +437,9 @@ def predict(images, checkpoint_path, top_k, as_json, several, draw, color, save_
             refused += 1
             continue
         if as_json:
-            click.echo(json.dumps(_answer_record(path, P, top_k or 1, several)))
+            click.echo(json.dumps(answers.record(path, P, top_k or 1, several)))
         else:
-            click.echo(_answer_line(path, P, top_k or 1))
+            click.echo(answers.line(path, P, top_k or 1))
         if draw:
             click.echo(_drawing(stages, P, top_k or 3, colors), color=bool(colors))   # click strips colour off a tty
         writer.write(path, stages)
@@ -489,45 +485,6 @@ def _read(path, network, several, checkpoint_path):
         raise ImageError(f"{path}: the network's output is not finite for this image "
                          f"({checkpoint_path}'s weights overflow {network.dtype})")
     return stages, P
-
-
-def _top(p, k):
-    """The ``k`` likeliest digits of the distribution ``p`` (10,), likeliest first."""
-    return [{"digit": int(d), "probability": float(p[d])} for d in np.argsort(-p, kind="stable")[:k]]
-
-
-def _answer_record(path, P, top_k, several):
-    """The --json object for one image; with several digits, ``probability`` is the smallest one's."""
-    per_digit = [{"digit": t[0]["digit"], "probability": t[0]["probability"], "top": t}
-                 for t in (_top(p, top_k) for p in P.T)]
-    if len(per_digit) == 1:
-        record = {"file": path, **per_digit[0]}
-    else:
-        record = {"file": path, "digit": None, "probability": min(d["probability"] for d in per_digit), "top": None}
-    record["unsure"] = any(d["probability"] < UNSURE_BELOW for d in per_digit)
-    if several:
-        record["digits"] = "".join(str(d["digit"]) for d in per_digit)
-        record["per_digit"] = per_digit
-    return record
-
-
-def _answer_line(path, P, top_k):
-    """``path: 7 (97.1%)``; ``path: 4 (41.0%), unsure: 9 (38.0%)``; ``path: 2026 (min 91.0%)``."""
-    tops = [_top(p, max(top_k, 2)) for p in P.T]
-    if len(tops) == 1:
-        best, *others = tops[0]
-        if best["probability"] < UNSURE_BELOW:
-            return f"{path}: {_said(best)}, unsure: " + ", ".join(map(_said, others))
-        return f"{path}: {_said(best)}" + "".join(f"  {t['digit']} {t['probability']:.1%}" for t in others[:top_k - 1])
-    number = "".join(str(t[0]["digit"]) for t in tops)
-    line = f"{path}: {number} (min {min(t[0]['probability'] for t in tops):.1%})"
-    doubts = [f"digit {n} is {_said(t[0])} or {_said(t[1])}"
-              for n, t in enumerate(tops, 1) if t[0]["probability"] < UNSURE_BELOW]
-    return line + (", unsure: " + "; ".join(doubts) if doubts else "")
-
-
-def _said(top):
-    return f"{top['digit']} ({top['probability']:.1%})"
 
 
 def _drawing(stages, P, k, colors):
