@@ -18,7 +18,7 @@ steps, each a function below, all on (H, W) float32 arrays and vectorised with s
 4. :func:`line_pixels` – long straight thin lines (ruled or squared paper, a margin, the edge of
    a page): rows of ink that run, nearly straight and a few pixels thin, across most of the image,
    found by projecting the ink on near-horizontal and near-vertical directions. They are removed,
-   and strokes that crossed them are joined again.
+   but not the strokes that cross them or are written along them.
 5. :func:`pieces` and :func:`choose_digit` – connected pieces of ink; specks dropped; the digit is
    the most massive piece plus those close to it (the two strokes of a 4, a 7's crossbar).
    :func:`group_digits` instead splits a row of digits into digit-sized groups, left to right.
@@ -219,8 +219,8 @@ def line_pixels(mask):
     On a max-pooled copy at most LINE_SIDE pixels wide, the ink is projected along directions
     up to MAX_TILT degrees from the horizontal (then the vertical): a line is a bin that holds at
     least MIN_LINE of the image's width, in a run of such bins at most MAX_LINE_WIDTH wide (a big
-    blob is not a line). Returns (H, W) uint8: 1 on a near-horizontal line, 2 on a near-vertical
-    one, 0 elsewhere.
+    blob is not a line). Returns (H, W) uint8: bit 1 set on a near-horizontal line, bit 2 on a
+    near-vertical one (3 where they cross), 0 elsewhere.
     """
     factor = max(1, -(-max(mask.shape) // LINE_SIDE))
     small = _pool_any(mask, factor)
@@ -243,7 +243,7 @@ def line_pixels(mask):
             inside = (big_rho >= 0) & (big_rho < len(long))
             hit = np.zeros(len(big_rho), bool)
             hit[inside] = long[big_rho[inside]]
-            lines[big_ys[hit], big_xs[hit]] = code
+            lines[big_ys[hit], big_xs[hit]] |= code
     return lines
 
 
@@ -269,11 +269,26 @@ def _thin_runs(long):
     return np.cumsum(keep[:-1]) > 0
 
 
+def _run_lengths(mask, axis):
+    """(H, W) int: for each pixel of ``mask``, the length of the run of ink along ``axis`` holding it."""
+    from scipy import ndimage
+
+    structure = np.zeros((3, 3), bool)
+    structure[:, 1] = axis == 0
+    structure[1, :] = axis == 1
+    structure[1, 1] = True
+    labels, _ = ndimage.label(mask, structure=structure)
+    return np.bincount(labels.ravel())[labels] * mask
+
+
 def remove_lines(mask):
     """``mask`` without its lines (:func:`line_pixels`), strokes that crossed a line joined again.
 
     Returns (cleaned mask, removed): a line pixel is kept where ink continues on both sides
-    of it, across the line (a closing across the line, as long as a line is thick, restores it).
+    of it, across the line (a closing across the line, as long as a line is thick, restores it),
+    and where the ink across the line is at least twice as thick as the lines' median thickness
+    for longer than a crossing line is wide: a stroke written along the line, such as a digit's
+    base sitting on it.
     """
     from scipy import ndimage
 
@@ -286,9 +301,19 @@ def remove_lines(mask):
     length = (MAX_LINE_WIDTH + 1) * factor + 2
     rest = mask & (lines == 0)
     restored = np.zeros_like(mask)
-    for code, structure in ((1, np.ones((length, 1), bool)), (2, np.ones((1, length), bool))):
-        if (lines == code).any():
-            restored |= (lines == code) & ndimage.binary_closing(rest, structure=structure)
+    for code, axis in ((1, 0), (2, 1)):
+        on_line = (lines & code) > 0
+        if on_line.any():
+            closing = np.ones((length, 1) if axis == 0 else (1, length), bool)
+            # ink on both sides of the line (a stroke crossing it), or ink much thicker across the line
+            # than the lines are (a stroke running along it); the other direction's lines left out
+            others = mask & ((lines & (3 - code)) == 0)
+            runs = _run_lengths(others, axis)
+            thickness = float(np.median(runs[on_line & others])) if (on_line & others).any() else 0.0
+            along = on_line & others & (runs >= max(2 * thickness, thickness + 2))
+            reach = int(2 * thickness) + 1  # ...for a stretch longer than a crossing line is wide
+            along = ndimage.binary_opening(along, structure=np.ones((1, reach) if axis == 0 else (reach, 1), bool))
+            restored |= on_line & ndimage.binary_closing(rest, structure=closing) | along
     cleaned = rest | restored
     if cleaned.sum() < LINES_ALONE * mask.sum():  # nothing but "lines": then they are the digit (a lone 1)
         return mask, np.zeros_like(mask)
