@@ -34,6 +34,7 @@ SMOOTH = 0.7  # pixels: the Gaussian that tames the noise before the closing
 BACKGROUND_SIDE = 512  # the paper's level is estimated on a copy at most this wide
 CLOSING_FRACTION = 1 / 3  # the closing's square: a third of the image's shorter side, wider than any stroke
 MIN_CLOSING = 5
+INK_PAPER = 0.15  # a paper level less than this share of the way from the ink's to the paper's is the ink's
 NOISE_SIGMAS = 6.0  # the threshold is at least this many robust standard deviations above the paper
 PAPER_SIGMAS = 3.0  # a pixel more than this above the paper's median may be the soft edge of a stroke
 MIN_THRESHOLD = 0.08  # ...and never below this fraction of the light (JPEG ringing, paper texture)
@@ -123,13 +124,39 @@ def flatten(channel, dark):
     # on the same smoothed image, so the soft step of a shadow's edge is not taken for a thin line.
     smooth = ndimage.gaussian_filter(channel, SMOOTH)
     small = shrink(smooth, BACKGROUND_SIDE)
-    paper = paper_level(small if dark else -small, closing_size(small.shape))
+    paper = _not_ink(paper_level(small if dark else -small, closing_size(small.shape)), small if dark else -small)
     paper = paper if dark else -paper
     if paper.shape != smooth.shape:
         paper = _resize(paper, smooth.shape)
     # A closing never lies below the image (an opening never above): nor may its resized copy.
     paper = np.maximum(paper, smooth) if dark else np.minimum(paper, smooth)
     return _relative(smooth, paper, dark), _relative(channel, paper, dark)
+
+
+def _not_ink(paper, image):
+    """``paper`` (h, w) where it is paper: where the closing left it nearly as dark as the ink of
+    ``image`` (h, w) (both dark-ink-side down), the nearest paper level that is not.
+
+    A closing fills only strokes narrower than its square; a blob of marker ink wider than that
+    (the filled loop of a 6 in a tight crop) stays ink-dark and would read as paper with a hole in
+    the digit. No paper in light is that dark: even under a shadow the paper keeps more of its light
+    than the ink takes away, so a level within INK_PAPER of the way from the ink's to the paper's
+    is the ink's, and is replaced by the nearest level that is not.
+    """
+    from scipy import ndimage
+
+    ink = (paper - image) / np.maximum(np.abs(paper), 8) > 0.5  # confidently ink: half the light taken
+    if ink.sum() < 16:
+        return paper
+    ink_level, paper_level_ = float(np.median(image[ink])), float(np.median(paper))
+    wrong = paper < ink_level + INK_PAPER * (paper_level_ - ink_level)
+    labels, _ = ndimage.label(wrong)
+    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    wrong &= ~np.isin(labels, edge[edge > 0])  # a deep shadow, as dark as ink, comes from beyond the edge
+    if not wrong.any():
+        return paper
+    nearest = ndimage.distance_transform_edt(wrong, return_distances=False, return_indices=True)
+    return paper[tuple(nearest)]
 
 
 def _relative(image, paper, dark):
@@ -219,7 +246,8 @@ def line_pixels(mask):
     On a max-pooled copy at most LINE_SIDE pixels wide, the ink is projected along directions
     up to MAX_TILT degrees from the horizontal (then the vertical): a line is a bin that holds at
     least MIN_LINE of the image's width, in a run of such bins at most MAX_LINE_WIDTH wide (a big
-    blob is not a line). Returns (H, W) uint8: bit 1 set on a near-horizontal line, bit 2 on a
+    blob is not a line), most of whose pixels are thin across it in the image as well (a thick
+    stroke is not a line). Returns (H, W) uint8: bit 1 set on a near-horizontal line, bit 2 on a
     near-vertical one (3 where they cross), 0 elsewhere.
     """
     factor = max(1, -(-max(mask.shape) // LINE_SIDE))
@@ -230,6 +258,10 @@ def line_pixels(mask):
         return lines
     big_ys, big_xs = np.nonzero(mask)
     steps = int(np.ceil(np.tan(np.radians(MAX_TILT)) * LINE_SIDE))
+    # A thick stroke, slightly curved, projects onto a thin run at some slope; a line is thin in the
+    # image itself too: most of its pixels lie in runs across it no longer than a thin run allows.
+    limit = (MAX_LINE_WIDTH + 1) * factor + 1
+    thin = {code: _run_lengths(mask, axis)[big_ys, big_xs] <= limit for code, axis in ((1, 0), (2, 1))}
     for code, along, across, extent, big_along, big_across in (
             (1, xs, ys, small.shape[1], big_xs, big_ys), (2, ys, xs, small.shape[0], big_ys, big_xs)):
         for slope in np.linspace(-1, 1, 2 * steps + 1) * np.tan(np.radians(MAX_TILT)):
@@ -243,6 +275,11 @@ def line_pixels(mask):
             inside = (big_rho >= 0) & (big_rho < len(long))
             hit = np.zeros(len(big_rho), bool)
             hit[inside] = long[big_rho[inside]]
+            if not hit.any():
+                continue
+            pixels = np.bincount(big_rho[hit], minlength=len(long))
+            thin_pixels = np.bincount(big_rho[hit], weights=thin[code][hit], minlength=len(long))
+            hit[hit] = (thin_pixels >= 0.5 * pixels)[big_rho[hit]]
             lines[big_ys[hit], big_xs[hit]] |= code
     return lines
 

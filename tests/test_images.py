@@ -493,6 +493,31 @@ def test_a_stroke_lying_on_a_ruled_line_keeps_its_pixels_on_the_line():
     assert out.mask[:, :100].sum() == 0 and out.mask[:, 260:].sum() == 0  # the lines themselves are gone
 
 
+def test_a_thick_marker_digit_filling_a_canvas_holds_no_line(digits):
+    from scipy import ndimage
+
+    from bpnet import segment
+
+    disk = np.hypot(*np.mgrid[-14:15, -14:15]) <= 14
+    for digit in digits:  # each digit 250 px tall in a felt marker's 29-px strokes, on a 280-px canvas
+        big = np.asarray(Image.fromarray(digit).resize((250, 250), Image.BICUBIC)) > 100
+        ink = ndimage.binary_dilation(np.pad(big, 15), structure=disk)
+        # Before its lines had to be thin in the image too, the 0, 1, 2 and 4 each held a "line".
+        assert not segment.line_pixels(ink).any()
+
+
+def test_a_marker_blob_wider_than_the_paper_estimate_stays_ink():
+    # A tight crop of a 6 in thick marker, its loop filled: a blob wider than a third of the image,
+    # which the paper's closing cannot fill, so it used to read as paper (a square hole in the digit).
+    image = Image.new("L", (150, 180), 250)
+    draw = ImageDraw.Draw(image)
+    draw.ellipse([(20, 75), (130, 170)], fill=15)
+    draw.line([(60, 120), (100, 15)], fill=15, width=30)
+    out = preprocess(image)
+    assert out.mask[95:150, 40:110].all()
+    assert not out.mask[:60, :40].any()  # the paper around it is still paper
+
+
 def test_a_speck_far_away_is_ignored(digits):
     alpha = page_with(digits[7])
     alpha[20:26, 330:336] = 1  # dust in a corner
