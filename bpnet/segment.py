@@ -261,7 +261,7 @@ def line_pixels(mask):
     # A thick stroke, slightly curved, projects onto a thin run at some slope; a line is thin in the
     # image itself too: most of its pixels lie in runs across it no longer than a thin run allows.
     limit = (MAX_LINE_WIDTH + 1) * factor + 1
-    thin = {code: _run_lengths(mask, axis)[big_ys, big_xs] <= limit for code, axis in ((1, 0), (2, 1))}
+    thin = {}  # per direction, whether each ink pixel is thin across it: found when first needed
     for code, along, across, extent, big_along, big_across in (
             (1, xs, ys, small.shape[1], big_xs, big_ys), (2, ys, xs, small.shape[0], big_ys, big_xs)):
         for slope in np.linspace(-1, 1, 2 * steps + 1) * np.tan(np.radians(MAX_TILT)):
@@ -277,6 +277,8 @@ def line_pixels(mask):
             hit[inside] = long[big_rho[inside]]
             if not hit.any():
                 continue
+            if code not in thin:
+                thin[code] = _run_lengths(mask, code - 1)[big_ys, big_xs] <= limit
             pixels = np.bincount(big_rho[hit], minlength=len(long))
             thin_pixels = np.bincount(big_rho[hit], weights=thin[code][hit], minlength=len(long))
             hit[hit] = (thin_pixels >= 0.5 * pixels)[big_rho[hit]]
