@@ -115,3 +115,16 @@ def test_tiny_augmentation_overhead_is_measured_and_reported(mnist_gz_dir, tmp_p
     assert record["ratio"] == record["augmented_seconds"] / record["plain_seconds"]
     assert record["test_accuracy"]["augmented"] > 0.5
     assert "| AUG 784-64-64-10" in proc.stdout and "augmented s/epoch" in proc.stdout
+
+
+def test_predict_speed_times_a_process_and_reports_its_own_memory():
+    spec = importlib.util.spec_from_file_location("predict_speed", SCRIPT.parent / "predict_speed.py")
+    predict_speed = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(predict_speed)
+    page = predict_speed.page(400, 300)
+    assert page.size == (400, 300) and page.mode == "RGB"
+    assert (page.getextrema()[0][0] < 100) and (page.getextrema()[0][1] > 150)  # a dark digit on light paper
+    command = [sys.executable, "-c", "import sys; b = b'x' * (80 * 2**20); print('x: 7 (99.0%)'); sys.exit(3)"]
+    out, error, code, rss = predict_speed.run(command)
+    assert out.strip() == "x: 7 (99.0%)" and error == "" and code == 3
+    assert 80 <= rss < 1000  # the child's own 80 MB buffer, not this test process's memory
