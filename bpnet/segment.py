@@ -20,7 +20,8 @@ steps, each a function below, all on (H, W) float32 arrays and vectorised with s
    found by projecting the ink on near-horizontal and near-vertical directions. They are removed,
    but not the strokes that cross them or are written along them.
 5. :func:`pieces` and :func:`choose_digit` – connected pieces of ink; specks dropped; the digit is
-   the most massive piece plus those close to it (the two strokes of a 4, a 7's crossbar).
+   the most massive piece plus those close to it (the two strokes of a 4, a 7's crossbar) or
+   straight above or below it (a 5's bar written apart from its body).
    :func:`group_digits` instead splits a row of digits into digit-sized groups, left to right.
 """
 
@@ -48,6 +49,8 @@ MIN_LINED_PAGE = 96  # pixels: an image smaller than this is a digit, not a page
 MIN_SPECK = 5e-5  # pieces smaller than this fraction of the image (and 4 pixels) are specks
 NEAR = 0.25  # pieces within this fraction of the digit's size of its box belong to it
 MIN_PART = 0.02  # ...if they hold at least this fraction of its ink
+STACKED = 0.6  # a piece straight above or below, within this fraction of the digit's height, belongs to it...
+STACKED_PART = 0.2  # ...if it holds at least this fraction of its ink
 INNER_SHARE = 0.2  # a piece clear of the image's edge is preferred if it holds this share of the heaviest's ink
 MIN_DIGIT = 0.15  # in a row of digits, a group with less than this fraction of the heaviest's ink is a mark
 WIDE = 1.3  # a group wider than this many times its height holds several digits...
@@ -409,6 +412,16 @@ def _gap(box, boxes):
     return np.maximum(dy, dx)
 
 
+def _stacked(box, boxes):
+    """Whether each of ``boxes`` lies above or below ``box``, overlapping it horizontally by at least half
+    the narrower one's width, within STACKED of its height: a 5's bar or a 7's top, the stroke between
+    them too faint to join them."""
+    overlap = np.minimum(boxes[:, 3], box[3]) - np.maximum(boxes[:, 1], box[1])
+    narrower = np.minimum(boxes[:, 3] - boxes[:, 1], box[3] - box[1])
+    gap = np.maximum(0, np.maximum(boxes[:, 0] - box[2], box[0] - boxes[:, 2]))
+    return (overlap >= 0.5 * narrower) & (gap <= STACKED * (box[2] - box[0]))
+
+
 def grow(found, start, allowed=None):
     """Indices of the pieces that belong with piece ``start``: repeatedly, those (among ``allowed``,
     a bool per piece) whose box lies within NEAR of the group's size from the group's box and
@@ -418,7 +431,9 @@ def grow(found, start, allowed=None):
     allowed = np.ones(len(found.mass), bool) if allowed is None else allowed
     while True:
         size = max(box[2] - box[0], box[3] - box[1])
-        near = (_gap(box, found.boxes) <= NEAR * size) & (found.mass >= MIN_PART * found.mass[group].sum())
+        mass = found.mass[group].sum()
+        near = (_gap(box, found.boxes) <= NEAR * size) & (found.mass >= MIN_PART * mass)
+        near |= _stacked(box, found.boxes) & (found.mass >= STACKED_PART * mass)
         new = [k for k in np.flatnonzero(near & allowed) if k not in group]
         if not new:
             return group

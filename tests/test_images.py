@@ -518,6 +518,18 @@ def test_a_marker_blob_wider_than_the_paper_estimate_stays_ink():
     assert not out.mask[:60, :40].any()  # the paper around it is still paper
 
 
+def test_a_fives_bar_written_apart_from_its_body_stays_with_it():
+    # A fine pen's 5: the bar's faint join to the body did not come out, leaving a gap of 0.4 of the
+    # body's height, farther than NEAR; but a substantial piece straight above belongs to the digit.
+    image = Image.new("L", (300, 360), 250)
+    draw = ImageDraw.Draw(image)
+    draw.line([(110, 60), (200, 60)], fill=30, width=6)  # the bar, rows 57-63
+    draw.arc([(90, 130), (210, 250)], start=-160, end=150, fill=30, width=6)  # the body, rows 130-250
+    out = preprocess(image)
+    height, width = out.digit.shape  # from the bar to the bottom of the body (1.6:1), not the body alone (1:1)
+    assert height > 1.3 * width
+
+
 def test_a_speck_far_away_is_ignored(digits):
     alpha = page_with(digits[7])
     alpha[20:26, 330:336] = 1  # dust in a corner
