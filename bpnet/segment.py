@@ -127,7 +127,8 @@ def flatten(channel, dark):
     # on the same smoothed image, so the soft step of a shadow's edge is not taken for a thin line.
     smooth = ndimage.gaussian_filter(channel, SMOOTH)
     small = shrink(smooth, BACKGROUND_SIDE)
-    paper = _not_ink(paper_level(small if dark else -small, closing_size(small.shape)), small if dark else -small)
+    small = small if dark else -small  # the ink's side down: a closing finds the paper either way
+    paper = _not_ink(paper_level(small, closing_size(small.shape)), small)
     paper = paper if dark else -paper
     if paper.shape != smooth.shape:
         paper = _resize(paper, smooth.shape)
@@ -142,17 +143,17 @@ def _not_ink(paper, image):
 
     A closing fills only strokes narrower than its square; a blob of marker ink wider than that
     (the filled loop of a 6 in a tight crop) stays ink-dark and would read as paper with a hole in
-    the digit. No paper in light is that dark: even under a shadow the paper keeps more of its light
-    than the ink takes away, so a level within INK_PAPER of the way from the ink's to the paper's
-    is the ink's, and is replaced by the nearest level that is not.
+    the digit. A level within INK_PAPER of the way from the ink's to the paper's, in a region clear
+    of the image's edge, is the ink's, and is replaced by the nearest level that is not. (A deep
+    shadow can be as dark, but it falls across the page from beyond the edge.)
     """
     from scipy import ndimage
 
     ink = (paper - image) / np.maximum(np.abs(paper), 8) > 0.5  # confidently ink: half the light taken
     if ink.sum() < 16:
         return paper
-    ink_level, paper_level_ = float(np.median(image[ink])), float(np.median(paper))
-    wrong = paper < ink_level + INK_PAPER * (paper_level_ - ink_level)
+    ink_level, paper_median = float(np.median(image[ink])), float(np.median(paper))
+    wrong = paper < ink_level + INK_PAPER * (paper_median - ink_level)
     labels, _ = ndimage.label(wrong)
     edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
     wrong &= ~np.isin(labels, edge[edge > 0])  # a deep shadow, as dark as ink, comes from beyond the edge
@@ -355,7 +356,7 @@ def remove_lines(mask):
             along = on_line & others & (runs >= max(2 * thickness, thickness + 2))
             reach = int(2 * thickness) + 1  # ...for a stretch longer than a crossing line is wide
             along = ndimage.binary_opening(along, structure=np.ones((1, reach) if axis == 0 else (reach, 1), bool))
-            restored |= on_line & ndimage.binary_closing(rest, structure=closing) | along
+            restored |= (on_line & ndimage.binary_closing(rest, structure=closing)) | along
     cleaned = rest | restored
     if cleaned.sum() < LINES_ALONE * mask.sum():  # nothing but "lines": then they are the digit (a lone 1)
         return mask, np.zeros_like(mask)
@@ -425,7 +426,8 @@ def _stacked(box, boxes):
 def grow(found, start, allowed=None):
     """Indices of the pieces that belong with piece ``start``: repeatedly, those (among ``allowed``,
     a bool per piece) whose box lies within NEAR of the group's size from the group's box and
-    that hold MIN_PART of its ink."""
+    that hold MIN_PART of its ink, or that lie straight above or below it (:func:`_stacked`) and
+    hold STACKED_PART of its ink."""
     group = [start]
     box = found.boxes[start].copy()
     allowed = np.ones(len(found.mass), bool) if allowed is None else allowed

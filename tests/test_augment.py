@@ -170,15 +170,23 @@ def test_draws_stay_within_the_maxima():
         assert np.abs(values).max() <= limit + 1e-9 and np.abs(values).max() > 0.9 * limit
 
 
+def rendered_with_surroundings(augmenter, rows, warp):
+    """(big, inside): the warped digits rendered on a field three times as wide (render_outside) and its
+    middle 28x28, checked to be what ``augmenter.apply`` gives."""
+    n = len(rows)
+    big = render_outside(rows.reshape(n, 28, 28), warp)
+    inside = big[:, 28:56, 28:56]
+    np.testing.assert_allclose(inside / 255, augmenter.apply(rows, warp).reshape(n, 28, 28), atol=1e-5)
+    return big, inside
+
+
 def test_affine_maxima_keep_a_centred_digit_entirely_in_the_field():
     n = 64
     rows = digits(n, seed=3)
     images = rows.reshape(n, 28, 28)
     augmenter = Augmenter(AugmentConfig(**MAXIMA), capacity=n)
     warp = augmenter.draw(images, np.random.default_rng(2))
-    big = render_outside(images, warp)
-    inside = big[:, 28:56, 28:56]
-    np.testing.assert_allclose(inside / 255, augmenter.apply(rows, warp).reshape(n, 28, 28), atol=1e-5)
+    big, inside = rendered_with_surroundings(augmenter, rows, warp)
     outside = big.copy()
     outside[:, 28:56, 28:56] = 0
     assert inside.sum(axis=(1, 2)).min() > 0 and outside.max() == 0                # exactly no ink outside
@@ -197,9 +205,7 @@ def test_elastic_changes_the_digit_keeps_its_ink_and_loses_at_most_one_percent_o
     assert abs(ink.mean() - 1) < 0.05 and np.abs(ink - 1).max() < 0.5, ink
     both = Augmenter(AugmentConfig(**MAXIMA, **ELASTIC), capacity=n)
     warp = both.draw(images, np.random.default_rng(4))
-    big = render_outside(images, warp)
-    inside = big[:, 28:56, 28:56]
-    np.testing.assert_allclose(inside / 255, both.apply(rows, warp).reshape(n, 28, 28), atol=1e-5)
+    big, inside = rendered_with_surroundings(both, rows, warp)
     # Not part of the shift's bound (see bpnet.augment): the edge-extended field carries 0.8% of
     # these digits' ink out of the field (real MNIST: 0.5%), none at all without it (test above).
     assert 0 < (big.sum() - inside.sum()) / big.sum() <= 0.01
